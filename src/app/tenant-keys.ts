@@ -1,0 +1,77 @@
+import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CovenantError } from '../core/errors.js';
+import type { MemberAdded } from '../ceremony/events.js';
+import type { LogKey } from '../ledger/checkpointer.js';
+import { formatVerifierKey } from '../ledger/note.js';
+
+/**
+ * A tenant's private keys live as files in the data directory (mode 0600), never in
+ * the store or the ledger: `keys/<tenant>/log.pem` signs checkpoints,
+ * `keys/<tenant>/token.pem` will sign attestation results, `keys/<tenant>/admins.json`
+ * names the first admins the server enrols when it creates the tenant.
+ */
+export interface TenantKeys {
+  readonly log: LogKey;
+  readonly token: KeyObject;
+}
+
+export const defaultOrigin = (tenant: string): string => `covenant/${tenant}`;
+
+const tenantDir = (dataDir: string, tenant: string): string => join(dataDir, 'keys', tenant);
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await readFile(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function tenantKeysExist(dataDir: string, tenant: string): Promise<boolean> {
+  return exists(join(tenantDir(dataDir, tenant), 'log.pem'));
+}
+
+/** Creates the tenant's key files; refuses to overwrite existing ones. */
+export async function createTenantKeys(dataDir: string, tenant: string, origin: string, admins: readonly MemberAdded[]): Promise<TenantKeys> {
+  const dir = tenantDir(dataDir, tenant);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const log = generateKeyPairSync('ed25519');
+  const token = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const write = async (name: string, text: string): Promise<void> => {
+    try {
+      await writeFile(join(dir, name), text, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new CovenantError('conflict', `${join(dir, name)} already exists: tenant ${tenant} is already initialised`);
+      }
+      throw error;
+    }
+  };
+  await write('log.pem', log.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  await write('token.pem', token.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  await write('origin', `${origin}\n`);
+  await write('admins.json', `${JSON.stringify(admins, null, 2)}\n`);
+  return loadTenantKeys(dataDir, tenant);
+}
+
+export async function loadTenantKeys(dataDir: string, tenant: string): Promise<TenantKeys> {
+  const dir = tenantDir(dataDir, tenant);
+  try {
+    const origin = (await readFile(join(dir, 'origin'), 'utf8')).trim();
+    const logPrivate = createPrivateKey(await readFile(join(dir, 'log.pem'), 'utf8'));
+    const token = createPrivateKey(await readFile(join(dir, 'token.pem'), 'utf8'));
+    const vkey = formatVerifierKey(origin, createPublicKey(logPrivate));
+    return { log: { origin, privateKey: logPrivate, vkey }, token };
+  } catch (error) {
+    if (error instanceof CovenantError) throw error;
+    throw new CovenantError('bad-request', `cannot read the keys of tenant ${tenant} in ${dir}: ${(error as Error).message}`);
+  }
+}
+
+export async function loadBootstrapAdmins(dataDir: string, tenant: string): Promise<MemberAdded[]> {
+  const text = await readFile(join(tenantDir(dataDir, tenant), 'admins.json'), 'utf8');
+  return JSON.parse(text) as MemberAdded[];
+}

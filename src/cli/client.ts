@@ -1,0 +1,96 @@
+import { signRequest } from '../ceremony/signed-request.js';
+import type { MemberPrivateKey } from '../ceremony/member-key.js';
+import { CovenantError } from '../core/errors.js';
+
+/** A refusal from the server, carried to the CLI's one-line error. */
+export class ServerProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The server could not be reached at all. */
+export class Unreachable extends Error {}
+
+export interface Signer {
+  readonly member: string;
+  readonly key: MemberPrivateKey;
+}
+
+/** HTTP client of the control plane: JSON in and out, mutating requests signed. */
+export class Client {
+  constructor(
+    readonly server: string,
+    private readonly signer?: Signer,
+  ) {}
+
+  get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+    return this.#send<T>('GET', withQuery(path, query));
+  }
+
+  text(path: string): Promise<string> {
+    return this.#send<string>('GET', path, undefined, true);
+  }
+
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.#send<T>('POST', path, body);
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.#send<T>('DELETE', path);
+  }
+
+  async #send<T>(method: string, target: string, body?: unknown, asText = false): Promise<T> {
+    const url = new URL(target, this.server);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
+    if (payload) headers['content-type'] = 'application/json';
+    if (method !== 'GET') {
+      if (!this.signer) throw new CovenantError('unauthenticated', 'no member key: run `covenant init` or set COVENANT_HOME');
+      Object.assign(
+        headers,
+        signRequest({
+          method,
+          path: url.pathname,
+          query: url.search.slice(1),
+          body: payload,
+          keyId: this.signer.member,
+          alg: this.signer.key.alg,
+          privateKey: this.signer.key.key,
+          created: new Date(),
+        }),
+      );
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(payload ? { body: payload } : {}) });
+    } catch (error) {
+      throw new Unreachable(`cannot reach the server at ${this.server}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let problem: { type?: string; detail?: string; title?: string } = {};
+      try {
+        problem = JSON.parse(text) as typeof problem;
+      } catch {
+        // not problem+json: fall through with the status alone
+      }
+      const type = problem.type?.split('/').pop() ?? 'internal';
+      throw new ServerProblem(response.status, type, problem.detail ?? problem.title ?? `HTTP ${response.status}`);
+    }
+    return (asText ? text : text.length > 0 ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+function withQuery(path: string, query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+export const encodeName = (name: string): string => encodeURIComponent(name);

@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import { auditLog, type AuditReport, type AuditSource } from '../../ledger/audit.js';
+import type { Client } from '../client.js';
+import type { CliContext } from '../context.js';
+import { parseCount } from './release.js';
+
+/** Reads the log over HTTP: the auditor trusts the pinned key, not the server. */
+export function httpAuditSource(client: Client): AuditSource {
+  const bytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
+  return {
+    async head() {
+      const head = await client.get<{ treeSize: number; root: string }>('/v1/audit/head');
+      return { size: head.treeSize, root: bytes(head.root) };
+    },
+    async entries(from, limit) {
+      const page = await client.get<{ entries: { seq: number; type: string; actor: string; workload: string | null; time: string; body: string; leafHash: string | null }[] }>(
+        '/v1/audit/raw',
+        { from, limit },
+      );
+      return page.entries.map((e) => ({ ...e, body: Buffer.from(e.body, 'base64'), leafHash: e.leafHash === null ? null : bytes(e.leafHash) }));
+    },
+    async checkpoints() {
+      const all: { size: number; root: Uint8Array; note: string; createdAt: string }[] = [];
+      for (;;) {
+        const after = all.length === 0 ? -1 : all[all.length - 1]!.size;
+        const page = await client.get<{ checkpoints: { size: number; root: string; note: string; createdAt: string }[] }>('/v1/audit/checkpoints', { after });
+        if (page.checkpoints.length === 0) return all;
+        all.push(...page.checkpoints.map((cp) => ({ ...cp, root: bytes(cp.root) })));
+      }
+    },
+    async consistency(from, to) {
+      const proof = await client.get<{ hashes: string[] }>('/v1/audit/consistency', { from, to });
+      return proof.hashes.map(bytes);
+    },
+  };
+}
+
+/** Exit code of `audit verify` when the log fails verification. */
+export const EXIT_TAMPERED = 4;
+
+export function registerAuditCommands(program: Command, ctx: CliContext): void {
+  const audit = program.command('audit').description('The tamper-evident ledger: verify it, prove entries, query it');
+
+  audit
+    .command('verify')
+    .description('Recompute every leaf and the tree; check every checkpoint signature and their consistency')
+    .option('--log-key <vkey>', "the log's note verifier key (default: the one pinned in COVENANT_HOME at init)")
+    .option('--json', 'print JSON')
+    .action(async (options: { logKey?: string; json?: boolean }, command: Command) => {
+      const client = await ctx.client(command);
+      const profile = await ctx.profile();
+      let vkey = options.logKey ?? profile?.logKey;
+      if (vkey === undefined) {
+        vkey = (await client.text('/v1/audit/log-key')).trim();
+        ctx.out.error(`warning: no pinned log key; trusting the server's (${vkey})`);
+      }
+      const report: AuditReport = await auditLog(httpAuditSource(client), { tenant: profile?.tenant ?? 'default', vkey });
+      if (options.json) ctx.out.json(report);
+      else if (report.ok) ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}`);
+      else ctx.out.line(`FAILED at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
+      if (!report.ok) process.exitCode = EXIT_TAMPERED;
+    });
+
+  audit
+    .command('proof')
+    .description('Inclusion proof of entry N, with a signed checkpoint')
+    .requiredOption('--index <n>', 'entry index', parseCount)
+    .option('--tree-size <n>', 'tree size the proof is relative to (default: current)', parseCount)
+    .option('--json', 'print JSON')
+    .action(async (options: { index: number; treeSize?: number; json?: boolean }, command: Command) => {
+      const proof = await (await ctx.client(command)).get<{ index: number; treeSize: number; leafHash: string; hashes: string[]; checkpoint: string }>(
+        '/v1/audit/proof',
+        { index: options.index, treeSize: options.treeSize },
+      );
+      if (options.json) return ctx.out.json(proof);
+      ctx.out.line(`entry ${proof.index} in tree of size ${proof.treeSize}, leaf ${proof.leafHash}`);
+      for (const hash of proof.hashes) ctx.out.line(`  ${hash}`);
+      ctx.out.line();
+      ctx.out.line(proof.checkpoint.trimEnd());
+    });
+
+  audit
+    .command('consistency')
+    .description('Consistency proof between two tree sizes')
+    .requiredOption('--from <n>', 'older tree size', parseCount)
+    .requiredOption('--to <n>', 'newer tree size', parseCount)
+    .option('--json', 'print JSON')
+    .action(async (options: { from: number; to: number; json?: boolean }, command: Command) => {
+      const proof = await (await ctx.client(command)).get<{ from: number; to: number; hashes: string[] }>('/v1/audit/consistency', {
+        from: options.from,
+        to: options.to,
+      });
+      if (options.json) return ctx.out.json(proof);
+      ctx.out.line(`consistency ${proof.from} → ${proof.to}`);
+      for (const hash of proof.hashes) ctx.out.line(`  ${hash}`);
+    });
+
+  audit
+    .command('checkpoint')
+    .description('Print the latest signed checkpoint (C2SP signed note); --store signs and stores one now')
+    .option('--store', 'sign and store a checkpoint now (signed request)')
+    .action(async (options: { store?: boolean }, command: Command) => {
+      const client = await ctx.client(command);
+      if (options.store) {
+        const stored = await client.post<{ note: string }>('/v1/audit/checkpoints');
+        return ctx.out.line(stored.note.trimEnd());
+      }
+      ctx.out.line((await client.text('/v1/audit/checkpoint')).trimEnd());
+    });
+
+  audit
+    .command('log')
+    .description('Query ledger entries')
+    .option('--type <type>', 'entry type, e.g. policy.version-created')
+    .option('--actor <actor>', 'e.g. member:admin')
+    .option('--workload <name>', 'entries about one workload')
+    .option('--since <time>', 'ISO-8601 time')
+    .option('--after <n>', 'entries after this index (paging)', parseCount)
+    .option('--limit <n>', 'at most this many (1-1000)', parseCount, 100)
+    .option('--json', 'print JSON')
+    .action(async (options: { type?: string; actor?: string; workload?: string; since?: string; after?: number; limit: number; json?: boolean }, command: Command) => {
+      const { json, ...query } = options;
+      const { entries } = await (await ctx.client(command)).get<{ entries: { seq: number; time: string; type: string; actor: string; workload?: string; payload: unknown }[] }>(
+        '/v1/audit/entries',
+        query,
+      );
+      if (json) return ctx.out.json(entries);
+      ctx.out.table(entries, ['seq', 'time', 'type', 'actor', 'workload']);
+    });
+
+  audit
+    .command('log-key')
+    .description("Print the log's public key as a note verifier key (<name>+<hash>+<base64>)")
+    .action(async (_options, command: Command) => {
+      ctx.out.line((await (await ctx.client(command)).text('/v1/audit/log-key')).trim());
+    });
+}

@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import { formatPolicyDiff, type PolicyDiff } from '../../policy/diff.js';
+import { encodeName } from '../client.js';
+import { collect, type CliContext } from '../context.js';
+import { parseCount, parsePairs } from './release.js';
+
+interface PolicyView {
+  id: string;
+  number: number;
+  predecessor: string | null;
+  actor: string;
+  reason: string;
+  createdAt: string;
+  accepted: { version: string; digest: string }[];
+  securityVersionFloor: number;
+  requiredTcbStatus: string[];
+  debugForbidden: boolean;
+  rules: Record<string, string>;
+}
+
+function printPolicy(ctx: CliContext, policy: PolicyView): void {
+  ctx.out.line(`policy version ${policy.number}  ${policy.id}`);
+  ctx.out.line(`predecessor     ${policy.predecessor ?? '(none)'}`);
+  ctx.out.line(`created         ${policy.createdAt} by ${policy.actor}: ${policy.reason}`);
+  ctx.out.line(`accepted        ${policy.accepted.map((a) => a.version).join(', ') || '(none)'}`);
+  ctx.out.line(`floor           ${policy.securityVersionFloor}`);
+  ctx.out.line(`tcb status      ${policy.requiredTcbStatus.join(', ')}`);
+  ctx.out.line(`debug           ${policy.debugForbidden ? 'forbidden' : 'allowed'}`);
+  for (const [name, rule] of Object.entries(policy.rules)) ctx.out.line(`rule ${name}: ${rule}`);
+}
+
+export function registerPolicyCommands(program: Command, ctx: CliContext): void {
+  const policy = program.command('policy').description('Policy versions: what the verifier accepts for a workload');
+  const base = (workload: string): string => `/v1/workloads/${encodeName(workload)}/policy`;
+
+  policy
+    .command('update <workload>')
+    .description('Create the next policy version')
+    .option('--accept <version>', 'accept a release (repeatable)', collect)
+    .option('--remove <version>', 'stop accepting a release (repeatable)', collect)
+    .option('--floor <n>', 'security-version floor (never decreases)', parseCount)
+    .option('--rule <name=CEL>', 'add or replace a custom CEL rule (repeatable)', collect)
+    .option('--drop-rule <name>', 'drop a custom rule (repeatable)', collect)
+    .option('--allow-debug', 'accept debug-mode TEEs (forbidden by default)')
+    .option('--forbid-debug', 'forbid debug-mode TEEs again')
+    .option('--tcb <status>', 'acceptable TCB status (repeatable)', collect)
+    .requiredOption('--reason <text>', 'why: recorded in the policy version and the ledger')
+    .action(async (workload: string, options: Record<string, unknown>, command: Command) => {
+      const body = {
+        ...(options.accept ? { accept: options.accept } : {}),
+        ...(options.remove ? { remove: options.remove } : {}),
+        ...(options.floor !== undefined ? { floor: options.floor } : {}),
+        ...(options.rule ? { rules: parsePairs(options.rule as string[], '--rule') } : {}),
+        ...(options.dropRule ? { dropRules: options.dropRule } : {}),
+        ...(options.allowDebug ? { debug: 'allow' } : options.forbidDebug ? { debug: 'forbid' } : {}),
+        ...(options.tcb ? { requiredTcbStatus: options.tcb } : {}),
+        reason: options.reason,
+      };
+      const created = await (await ctx.client(command)).post<PolicyView>(base(workload), body);
+      ctx.out.line(`policy version ${created.number} of ${workload}: ${created.id}`);
+    });
+
+  policy
+    .command('show <workload>')
+    .description('Show the policy version in force, or --version <hash>')
+    .option('--version <hash>', 'a policy version id (or a prefix of at least 8 hex digits)')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, options: { version?: string; json?: boolean }, command: Command) => {
+      const shown = await (await ctx.client(command)).get<PolicyView>(base(workload), { version: options.version });
+      if (options.json) return ctx.out.json(shown);
+      printPolicy(ctx, shown);
+    });
+
+  policy
+    .command('history <workload>')
+    .description('All policy versions of a workload, oldest first')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, options: { json?: boolean }, command: Command) => {
+      const { versions } = await (await ctx.client(command)).get<{ versions: PolicyView[] }>(`${base(workload)}/history`);
+      if (options.json) return ctx.out.json(versions);
+      ctx.out.table(
+        versions.map((v) => ({ ...v, id: v.id.slice(0, 16), accepted: v.accepted.map((a) => a.version) })),
+        ['number', 'id', 'createdAt', 'actor', 'accepted', 'securityVersionFloor', 'reason'],
+      );
+    });
+
+  policy
+    .command('diff <workload> <v1> <v2>')
+    .description('What changed between two policy versions')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, v1: string, v2: string, options: { json?: boolean }, command: Command) => {
+      const result = await (await ctx.client(command)).get<{ from: string; to: string; diff: PolicyDiff }>(`${base(workload)}/diff`, { from: v1, to: v2 });
+      if (options.json) return ctx.out.json(result);
+      ctx.out.line(`--- ${result.from}`);
+      ctx.out.line(`+++ ${result.to}`);
+      ctx.out.line(formatPolicyDiff(result.diff));
+    });
+
+  policy
+    .command('at <workload> <time>')
+    .description('The policy version in force at an ISO-8601 time')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, time: string, options: { json?: boolean }, command: Command) => {
+      const shown = await (await ctx.client(command)).get<PolicyView>(`${base(workload)}/at`, { time });
+      if (options.json) return ctx.out.json(shown);
+      printPolicy(ctx, shown);
+    });
+}

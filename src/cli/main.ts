@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { CovenantError } from '../core/errors.js';
+import { ServerProblem, Unreachable } from './client.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerInitCommand } from './commands/init.js';
+import { registerMemberCommands } from './commands/member.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import { registerReleaseCommands } from './commands/release.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerWorkloadCommands } from './commands/workload.js';
+import { createContext } from './context.js';
+import { consoleOutput, type Output } from './output.js';
+
+/** Exit codes (docs/cli.md). */
+export const EXIT = {
+  ok: 0,
+  /** The server refused the request, or a local check failed. */
+  refused: 1,
+  /** Bad command line. */
+  usage: 2,
+  /** The server (or the store) could not be reached. */
+  unreachable: 3,
+  /** `audit verify` found the ledger altered. */
+  tampered: 4,
+} as const;
+
+const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
+  const ctx = createContext(out, env);
+  const program = new Command('covenant')
+    .description('Covenant: the governance control plane for confidential computing')
+    .version(version)
+    .option('--server <url>', 'control plane URL (env COVENANT_SERVER; default from COVENANT_HOME/profile.json)')
+    .showHelpAfterError('(run with --help for usage)')
+    // Program options only before the subcommand, so a subcommand's own --version
+    // (release register) is not taken for the program's.
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => out.line(text.trimEnd()), writeErr: (text) => out.error(text.trimEnd()) });
+  registerInitCommand(program, ctx);
+  registerServeCommand(program, ctx, version);
+  registerWorkloadCommands(program, ctx);
+  registerReleaseCommands(program, ctx);
+  registerPolicyCommands(program, ctx);
+  registerMemberCommands(program, ctx);
+  registerAuditCommands(program, ctx);
+  // Every subcommand throws instead of exiting, so main() decides the exit code.
+  const override = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ writeOut: (text) => out.line(text.trimEnd()), writeErr: (text) => out.error(text.trimEnd()) });
+      sub.showHelpAfterError('(run with --help for usage)');
+      if (sub.commands.length === 0 && sub.name() !== 'serve') {
+        sub.option('--server <url>', 'control plane URL (env COVENANT_SERVER)');
+      }
+      override(sub);
+    }
+  };
+  override(program);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors become one line on stderr, never a stack. */
+export async function main(argv: readonly string[], out: Output = consoleOutput, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const program = buildProgram(out, env);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (error instanceof ServerProblem) {
+      out.error(`covenant: ${error.detail} (${error.type}, HTTP ${error.status})`);
+      return error.status >= 500 ? EXIT.unreachable : EXIT.refused;
+    }
+    if (error instanceof Unreachable) {
+      out.error(`covenant: ${error.message}`);
+      return EXIT.unreachable;
+    }
+    if (error instanceof CovenantError) {
+      out.error(`covenant: ${error.message}`);
+      return error.type === 'store-unavailable' ? EXIT.unreachable : EXIT.refused;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      out.error(`covenant: cannot listen: ${(error as Error).message}`);
+      return EXIT.refused;
+    }
+    out.error(`covenant: unexpected error: ${(error as Error).message ?? String(error)}`);
+    return EXIT.refused;
+  }
+}

@@ -1,0 +1,23 @@
+/** Everything the CLI prints goes through here: JSON for scripts, aligned text for people. */
+export interface Output {
+  json(value: unknown): void;
+  line(text?: string): void;
+  table(rows: readonly object[], columns: readonly string[]): void;
+  error(text: string): void;
+}
+
+export const consoleOutput: Output = {
+  json: (value) => console.log(JSON.stringify(value, null, 2)),
+  line: (text = '') => console.log(text),
+  table: (rows, columns) => console.log(formatTable(rows, columns)),
+  error: (text) => console.error(text),
+};
+
+export function formatTable(objects: readonly object[], columns: readonly string[]): string {
+  if (objects.length === 0) return '(none)';
+  const rows = objects as readonly Record<string, unknown>[];
+  const cell = (value: unknown): string => (value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value));
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)));
+  const render = (values: string[]): string => values.map((value, i) => value.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [render(columns.map((c) => c.toUpperCase())), ...rows.map((row) => render(columns.map((c) => cell(row[c]))))].join('\n');
+}

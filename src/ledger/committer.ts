@@ -1,0 +1,210 @@
+import { canonicalJson } from '../core/canonical.js';
+import type { Clock } from '../core/clock.js';
+import { CovenantError } from '../core/errors.js';
+import type { Store, Tx } from '../store/store.js';
+import type { LedgerEntry, NewEntry } from './entry.js';
+import { appendLeaves, frontierPlan, leafHash, rootFromFrontier, type NodeId } from './merkle.js';
+import { fetchNodes, nodeLookup } from './tree-store.js';
+
+/**
+ * What a command decided. `entries` are committed in any case — a refused
+ * security-relevant request is ledgered too — and then either `result` is returned or
+ * `rejection` is thrown to the caller.
+ */
+export type Decision<T> =
+  | { readonly entries: readonly NewEntry[]; readonly result: T }
+  | { readonly entries: readonly NewEntry[]; readonly rejection: CovenantError };
+
+export interface UnitContext {
+  readonly tenant: string;
+  readonly now: Date;
+}
+
+/**
+ * One command's trip through the spine: read current state inside the write
+ * transaction, decide (pure), return the entries. Units only read; writes happen
+ * through the projector so that state is always a function of the ledger.
+ */
+export type Unit<T> = (tx: Tx, ctx: UnitContext) => Promise<Decision<T>>;
+
+/** Applies one committed entry to the state tables (the projection of the ledger). */
+export type Projector = (tx: Tx, entry: LedgerEntry) => Promise<void>;
+
+export interface Committed<T> {
+  readonly result: T;
+  readonly entries: readonly LedgerEntry[];
+}
+
+interface Pending {
+  readonly unit: Unit<unknown>;
+  readonly resolve: (value: Committed<unknown>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface TenantQueue {
+  waiting: Pending[];
+  flushing: boolean;
+}
+
+interface Head {
+  size: number;
+  root: Uint8Array;
+  frontier: Uint8Array[];
+}
+
+export interface CommitterOptions {
+  /** Upper bound of units sharing one transaction. */
+  readonly maxBatch?: number;
+  readonly onBatch?: (units: number, entries: number) => void;
+}
+
+const INSERT_CHUNK = 500;
+
+/**
+ * Group commit: commands submitted while a transaction is in flight share the next
+ * one — one transaction, one tree update, one fsync — however many arrive.
+ */
+export class Committer {
+  readonly #queues = new Map<string, TenantQueue>();
+  readonly #heads = new Map<string, Head>();
+  readonly #maxBatch: number;
+  readonly #onBatch: CommitterOptions['onBatch'];
+
+  constructor(
+    private readonly store: Store,
+    private readonly project: Projector,
+    private readonly clock: Clock,
+    options: CommitterOptions = {},
+  ) {
+    this.#maxBatch = options.maxBatch ?? 2000;
+    this.#onBatch = options.onBatch;
+  }
+
+  submit<T>(tenant: string, unit: Unit<T>): Promise<Committed<T>> {
+    return new Promise<Committed<T>>((resolve, reject) => {
+      let queue = this.#queues.get(tenant);
+      if (!queue) {
+        queue = { waiting: [], flushing: false };
+        this.#queues.set(tenant, queue);
+      }
+      queue.waiting.push({ unit, resolve: resolve as Pending['resolve'], reject });
+      if (!queue.flushing) this.#schedule(tenant, queue);
+    });
+  }
+
+  /** Appends plain entries (no state reads) — the ledger's own API and the benchmark's. */
+  append(tenant: string, entries: readonly NewEntry[]): Promise<Committed<undefined>> {
+    return this.submit(tenant, async () => ({ entries, result: undefined }));
+  }
+
+  #schedule(tenant: string, queue: TenantQueue): void {
+    queue.flushing = true;
+    // setImmediate lets every submit of the current I/O turn join the batch.
+    setImmediate(() => {
+      void this.#flush(tenant, queue);
+    });
+  }
+
+  async #flush(tenant: string, queue: TenantQueue): Promise<void> {
+    const batch = queue.waiting.splice(0, this.#maxBatch);
+    try {
+      const outcomes = await this.#commit(tenant, batch);
+      batch.forEach((pending, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.error) pending.reject(outcome.error);
+        else pending.resolve({ result: outcome.result, entries: outcome.entries });
+      });
+    } catch (error) {
+      this.#heads.delete(tenant);
+      for (const pending of batch) pending.reject(error);
+    }
+    if (queue.waiting.length > 0) this.#schedule(tenant, queue);
+    else queue.flushing = false;
+  }
+
+  async #commit(
+    tenant: string,
+    batch: readonly Pending[],
+  ): Promise<{ result?: unknown; error?: unknown; entries: LedgerEntry[] }[]> {
+    return this.store.writeTransaction(tenant, async (tx) => {
+      const head = await this.#loadHead(tx, tenant);
+      const now = this.clock();
+      const time = now.toISOString();
+      const outcomes: { result?: unknown; error?: unknown; entries: LedgerEntry[] }[] = [];
+      const rows: { seq: number; type: string; actor: string; workload: string | null; time: string; body: Buffer }[] = [];
+      const leaves: Uint8Array[] = [];
+      let size = head.size;
+
+      for (const pending of batch) {
+        let decision: Decision<unknown>;
+        try {
+          decision = await pending.unit(tx, { tenant, now });
+        } catch (error) {
+          // A typed refusal that wants no ledger entry; anything else aborts the batch.
+          if (error instanceof CovenantError) {
+            outcomes.push({ error, entries: [] });
+            continue;
+          }
+          throw error;
+        }
+        const committed: LedgerEntry[] = [];
+        for (const entry of decision.entries) {
+          const full: LedgerEntry = { ...entry, seq: size++, tenant, time };
+          const body = Buffer.from(canonicalJson(full), 'utf8');
+          rows.push({
+            seq: full.seq,
+            type: full.type,
+            actor: full.actor,
+            workload: full.workload ?? null,
+            time,
+            body,
+          });
+          leaves.push(leafHash(body));
+          committed.push(full);
+          await this.project(tx, full);
+        }
+        outcomes.push('rejection' in decision ? { error: decision.rejection, entries: committed } : { result: decision.result, entries: committed });
+      }
+
+      if (rows.length > 0) {
+        const appended = appendLeaves(head.size, head.frontier, leaves);
+        const root = rootFromFrontier(size, appended.frontier);
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          await tx
+            .insertInto('ledger_entries')
+            .values(rows.slice(i, i + INSERT_CHUNK).map((row) => ({ tenant, ...row })))
+            .execute();
+        }
+        for (let i = 0; i < appended.nodes.length; i += INSERT_CHUNK) {
+          await tx
+            .insertInto('ledger_nodes')
+            .values(appended.nodes.slice(i, i + INSERT_CHUNK).map((node) => ({ tenant, level: node.level, idx: node.idx, hash: node.hash })))
+            .execute();
+        }
+        if (head.size === 0) {
+          await tx.insertInto('ledger_heads').values({ tenant, size, root: root }).execute();
+        } else {
+          await tx.updateTable('ledger_heads').set({ size, root: root }).where('tenant', '=', tenant).execute();
+        }
+        // Cached only once the transaction has committed (see #flush's catch).
+        this.#heads.set(tenant, { size, root: root, frontier: appended.frontier });
+      }
+      this.#onBatch?.(batch.length, rows.length);
+      return outcomes;
+    });
+  }
+
+  /**
+   * The frontier is cached between batches; it is re-read whenever another writer
+   * (a second replica on PostgreSQL) has moved the head since.
+   */
+  async #loadHead(tx: Tx, tenant: string): Promise<Head> {
+    const row = await tx.selectFrom('ledger_heads').select(['size', 'root']).where('tenant', '=', tenant).executeTakeFirst();
+    if (!row) return { size: 0, root: new Uint8Array(), frontier: [] };
+    const cached = this.#heads.get(tenant);
+    if (cached && cached.size === row.size && Buffer.compare(Buffer.from(cached.root), Buffer.from(row.root)) === 0) return cached;
+    const plan: NodeId[] = frontierPlan(row.size);
+    const lookup = nodeLookup(await fetchNodes(tx, tenant, plan));
+    return { size: row.size, root: row.root, frontier: plan.map(lookup) };
+  }
+}

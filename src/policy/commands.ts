@@ -1,0 +1,108 @@
+import { CovenantError } from '../core/errors.js';
+import type { PolicyVersion, Release, Workload } from '../core/model.js';
+import { validateWorkloadName } from '../core/names.js';
+import { decidePolicyUpdate, releaseStatusChanges, type PolicyUpdate } from '../core/policy.js';
+import { buildReleaseDocument, decideReleaseRegistration, type ReleaseArgs } from '../core/release.js';
+import { authorized } from '../ceremony/members.js';
+import type { Projector, Unit } from '../ledger/committer.js';
+import {
+  POLICY_VERSION_CREATED,
+  RELEASE_REGISTERED,
+  WORKLOAD_CREATED,
+  type PolicyVersionCreated,
+  type ReleaseRegistered,
+  type WorkloadCreated,
+} from './events.js';
+import { currentPolicy, findRelease, findWorkload, listReleases, requireWorkload } from './queries.js';
+
+export function createWorkload(signer: string, name: string): Unit<Workload> {
+  return authorized(signer, 'workload', 'workload.create', async (tx, ctx, actor) => {
+    const valid = validateWorkloadName(name);
+    if (await findWorkload(tx, ctx.tenant, valid)) throw new CovenantError('conflict', `workload ${valid} already exists`);
+    const payload: WorkloadCreated = { name: valid };
+    return {
+      entries: [{ type: WORKLOAD_CREATED, actor, workload: valid, payload }],
+      result: { tenant: ctx.tenant, name: valid, createdAt: ctx.now.toISOString(), createdBy: actor },
+    };
+  });
+}
+
+export function registerRelease(signer: string, workload: string, args: ReleaseArgs): Unit<Release> {
+  return authorized(signer, 'release', 'release.register', async (tx, ctx, actor) => {
+    await requireWorkload(tx, ctx.tenant, workload);
+    const document = buildReleaseDocument(ctx.tenant, workload, args);
+    const { digest } = decideReleaseRegistration(await findRelease(tx, ctx.tenant, workload, document.version), document);
+    const payload: ReleaseRegistered = { digest, document };
+    return {
+      entries: [{ type: RELEASE_REGISTERED, actor, workload, payload }],
+      result: { document, digest, status: 'registered', createdAt: ctx.now.toISOString() },
+    };
+  });
+}
+
+export function updatePolicy(signer: string, workload: string, update: PolicyUpdate): Unit<PolicyVersion> {
+  return authorized(signer, 'policy', 'policy.update', async (tx, ctx, actor) => {
+    await requireWorkload(tx, ctx.tenant, workload);
+    const releases = new Map((await listReleases(tx, ctx.tenant, workload)).map((r) => [r.document.version, r]));
+    const version = decidePolicyUpdate({
+      current: await currentPolicy(tx, ctx.tenant, workload),
+      releases,
+      update,
+      actor,
+      now: ctx.now,
+      tenant: ctx.tenant,
+      workload,
+    });
+    const payload: PolicyVersionCreated = { id: version.id, document: version.document };
+    return { entries: [{ type: POLICY_VERSION_CREATED, actor, workload, payload }], result: version };
+  });
+}
+
+export const policyProjection: Record<string, Projector> = {
+  [WORKLOAD_CREATED]: async (tx, entry) => {
+    const payload = entry.payload as WorkloadCreated;
+    await tx.insertInto('workloads').values({ tenant: entry.tenant, name: payload.name, created_at: entry.time, created_by: entry.actor }).execute();
+  },
+  [RELEASE_REGISTERED]: async (tx, entry) => {
+    const { digest, document } = entry.payload as ReleaseRegistered;
+    await tx
+      .insertInto('releases')
+      .values({
+        tenant: entry.tenant,
+        workload: document.workload,
+        version: document.version,
+        digest,
+        status: 'registered',
+        doc: JSON.stringify(document),
+        created_at: entry.time,
+      })
+      .execute();
+  },
+  [POLICY_VERSION_CREATED]: async (tx, entry) => {
+    const { id, document } = entry.payload as PolicyVersionCreated;
+    const previous = await currentPolicy(tx, entry.tenant, document.workload);
+    await tx
+      .insertInto('policy_versions')
+      .values({
+        tenant: entry.tenant,
+        workload: document.workload,
+        id,
+        number: document.number,
+        predecessor: document.predecessor,
+        actor: document.actor,
+        reason: document.reason,
+        created_at: document.createdAt,
+        doc: JSON.stringify(document),
+      })
+      .execute();
+    for (const change of releaseStatusChanges(previous?.document ?? null, document)) {
+      await tx
+        .updateTable('releases')
+        .set({ status: change.status })
+        .where('tenant', '=', entry.tenant)
+        .where('workload', '=', document.workload)
+        .where('version', '=', change.version)
+        .execute();
+    }
+  },
+};

@@ -1,0 +1,95 @@
+import type { Kysely } from 'kysely';
+import { CovenantError } from '../core/errors.js';
+import type { PolicyDocument, PolicyVersion, Release, ReleaseDocument, ReleaseStatus, Workload } from '../core/model.js';
+import type { Database, PolicyVersionsTable, ReleasesTable } from '../store/schema.js';
+import type { Tx } from '../store/store.js';
+
+type Db = Kysely<Database> | Tx;
+
+const releaseFromRow = (row: ReleasesTable): Release => ({
+  document: JSON.parse(row.doc) as ReleaseDocument,
+  digest: row.digest,
+  status: row.status as ReleaseStatus,
+  createdAt: row.created_at,
+});
+
+const policyFromRow = (row: PolicyVersionsTable): PolicyVersion => ({ id: row.id, document: JSON.parse(row.doc) as PolicyDocument });
+
+export async function findWorkload(db: Db, tenant: string, name: string): Promise<Workload | undefined> {
+  const row = await db.selectFrom('workloads').selectAll().where('tenant', '=', tenant).where('name', '=', name).executeTakeFirst();
+  return row ? { tenant: row.tenant, name: row.name, createdAt: row.created_at, createdBy: row.created_by } : undefined;
+}
+
+export async function requireWorkload(db: Db, tenant: string, name: string): Promise<Workload> {
+  const workload = await findWorkload(db, tenant, name);
+  if (!workload) throw new CovenantError('not-found', `no workload named ${name}`);
+  return workload;
+}
+
+export async function listWorkloads(db: Db, tenant: string): Promise<Workload[]> {
+  const rows = await db.selectFrom('workloads').selectAll().where('tenant', '=', tenant).orderBy('name').execute();
+  return rows.map((row) => ({ tenant: row.tenant, name: row.name, createdAt: row.created_at, createdBy: row.created_by }));
+}
+
+export async function listReleases(db: Db, tenant: string, workload: string): Promise<Release[]> {
+  const rows = await db.selectFrom('releases').selectAll().where('tenant', '=', tenant).where('workload', '=', workload).orderBy('created_at').orderBy('version').execute();
+  return rows.map(releaseFromRow);
+}
+
+export async function findRelease(db: Db, tenant: string, workload: string, version: string): Promise<Release | undefined> {
+  const row = await db
+    .selectFrom('releases')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('workload', '=', workload)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row ? releaseFromRow(row) : undefined;
+}
+
+export async function currentPolicy(db: Db, tenant: string, workload: string): Promise<PolicyVersion | null> {
+  const row = await db
+    .selectFrom('policy_versions')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('workload', '=', workload)
+    .orderBy('number', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? policyFromRow(row) : null;
+}
+
+/** A version by its id or an unambiguous prefix of at least 8 hex digits. */
+export async function policyById(db: Db, tenant: string, workload: string, id: string): Promise<PolicyVersion> {
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new CovenantError('bad-request', `policy version must be 8 to 64 lowercase hex digits, got ${JSON.stringify(id)}`);
+  const rows = await db
+    .selectFrom('policy_versions')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('workload', '=', workload)
+    .where('id', 'like', `${id}%`)
+    .limit(2)
+    .execute();
+  if (rows.length === 0) throw new CovenantError('not-found', `no policy version ${id} for workload ${workload}`);
+  if (rows.length > 1) throw new CovenantError('bad-request', `policy version prefix ${id} is ambiguous`);
+  return policyFromRow(rows[0]!);
+}
+
+export async function policyHistory(db: Db, tenant: string, workload: string): Promise<PolicyVersion[]> {
+  const rows = await db.selectFrom('policy_versions').selectAll().where('tenant', '=', tenant).where('workload', '=', workload).orderBy('number').execute();
+  return rows.map(policyFromRow);
+}
+
+/** The version in force at `at`: the newest created at or before it. */
+export async function policyAt(db: Db, tenant: string, workload: string, at: Date): Promise<PolicyVersion | null> {
+  const row = await db
+    .selectFrom('policy_versions')
+    .selectAll()
+    .where('tenant', '=', tenant)
+    .where('workload', '=', workload)
+    .where('created_at', '<=', at.toISOString())
+    .orderBy('number', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? policyFromRow(row) : null;
+}

@@ -1,0 +1,92 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { ControlPlane } from '../app/control-plane.js';
+import { CovenantError } from '../core/errors.js';
+import { authenticate } from './auth.js';
+import type { Metrics } from './metrics.js';
+import { notFoundHandler, problemHandler } from './problem.js';
+import { auditRoutes } from './routes/audit.js';
+import { healthRoutes } from './routes/health.js';
+import { memberRoutes } from './routes/members.js';
+import { workloadRoutes } from './routes/workloads.js';
+
+export interface ServerOptions {
+  readonly cp: ControlPlane;
+  readonly tenant: string;
+  readonly metrics: Metrics;
+  /** Largest accepted request body, bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  /** Replay window of signed requests, seconds (default 300). */
+  readonly signatureWindowSeconds?: number;
+  readonly logger?: FastifyServerOptions['logger'];
+  readonly version: string;
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Signatures, nonces and keys never reach a log line. */
+export const REDACTED_PATHS = ['req.headers.signature', 'req.headers["signature-input"]', 'req.headers.authorization', 'req.headers.cookie'];
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { cp, tenant, metrics } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Workload names contain '/', sent percent-encoded inside one path segment.
+    routerOptions: { ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(problemHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  // Keep the exact bytes: the request signature's Content-Digest covers them.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) return done(null, undefined);
+    parseJson(request, raw.toString('utf8'), (error, value) => {
+      if (error) return done(new CovenantError('bad-request', `request body is not valid JSON: ${error.message}`));
+      done(null, value);
+    });
+  });
+
+  app.addHook('preValidation', async (request) => {
+    if (!MUTATING.has(request.method)) return;
+    request.signer = await authenticate(request, tenant, {
+      store: cp.store,
+      clock: cp.clock,
+      windowSeconds: options.signatureWindowSeconds ?? 300,
+    });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Covenant control plane',
+        version: options.version,
+        description:
+          'Mutating requests are signed by a member key (HTTP Message Signatures, RFC 9421, over @method @path @query content-digest with created, nonce, keyid and alg). Errors are RFC 9457 problem+json.',
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const context = { cp, tenant };
+  healthRoutes(app, { ...context, metrics });
+  workloadRoutes(app, context);
+  memberRoutes(app, context);
+  auditRoutes(app, context);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

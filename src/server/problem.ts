@@ -1,0 +1,76 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { CovenantError, problemTypeUri, type FieldIssue, type ProblemType } from '../core/errors.js';
+
+/** RFC 9457 problem details, with the offending fields when there are any. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly instance?: string;
+  readonly errors?: readonly FieldIssue[];
+}
+
+const TITLES: Partial<Record<ProblemType, string>> = {
+  'validation-failed': 'Request failed validation',
+  'payload-too-large': 'Request body too large',
+  unauthenticated: 'Request is not signed',
+  'signature-invalid': 'Request signature is invalid',
+  'stale-request': 'Request timestamp is outside the accepted window',
+  'replayed-nonce': 'Request nonce was already used',
+  forbidden: 'Not authorised',
+  'not-found': 'Not found',
+  conflict: 'Conflict',
+  internal: 'Internal error',
+};
+
+export function toProblem(error: CovenantError, instance?: string): Problem {
+  return {
+    type: problemTypeUri(error.type),
+    title: TITLES[error.type] ?? error.type.replace(/-/g, ' ').replace(/^./, (c) => c.toUpperCase()),
+    status: error.status,
+    detail: error.message,
+    ...(instance ? { instance } : {}),
+    ...(error.issues.length > 0 ? { errors: error.issues } : {}),
+  };
+}
+
+/** Maps fastify's own errors (parsing, limits, schema validation) onto our typed ones. */
+function classify(error: FastifyError): CovenantError {
+  if (error instanceof CovenantError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issues = error.validation.map((issue) => {
+      const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      const where = error.validationContext ?? 'body';
+      return { field: path ? `${where}.${path}` : where, message: issue.message ?? 'is invalid' };
+    });
+    const detail = issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+    return new CovenantError('validation-failed', detail, { issues });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new CovenantError('payload-too-large', 'request body exceeds the configured limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new CovenantError('unsupported-media-type', 'request body must be application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new CovenantError('bad-request', 'request body is empty but declared as JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new CovenantError('bad-request', 'content-length does not match the body');
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new CovenantError('bad-request', error.message);
+  }
+  return new CovenantError('internal', 'internal error; see the server log');
+}
+
+export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const typed = classify(error);
+  if (typed.status >= 500) request.log.error({ err: error }, 'request failed');
+  return reply.code(typed.status).type('application/problem+json').send(toProblem(typed, request.url.split('?')[0]));
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const error = new CovenantError('not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
+  return reply.code(404).type('application/problem+json').send(toProblem(error));
+}

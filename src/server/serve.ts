@@ -1,0 +1,115 @@
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ControlPlane } from '../app/control-plane.js';
+import { loadBootstrapAdmins, loadTenantKeys } from '../app/tenant-keys.js';
+import { createTenant } from '../ceremony/members.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { CovenantError } from '../core/errors.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { buildServer, REDACTED_PATHS } from './app.js';
+import { pruneNonces } from './auth.js';
+import { Metrics } from './metrics.js';
+
+export interface ServeOptions {
+  readonly dataDir: string;
+  readonly storeUrl?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tenant: string;
+  readonly checkpointIntervalMs: number;
+  readonly bodyLimit: number;
+  readonly signatureWindowSeconds: number;
+  readonly logLevel: string;
+  readonly version: string;
+  readonly clock?: Clock;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the tenant on first start (through the spine, as `system:bootstrap`), or
+ * checks that this data directory's log key is the one the tenant was created with.
+ */
+async function ensureTenant(cp: ControlPlane, dataDir: string, tenant: string): Promise<void> {
+  const key = cp.logKey(tenant);
+  const row = await cp.store.db.selectFrom('tenants').select(['log_vkey']).where('id', '=', tenant).executeTakeFirst();
+  if (row) {
+    if (row.log_vkey !== key.vkey) {
+      throw new CovenantError('conflict', `the log key in ${dataDir} is not the one tenant ${tenant} was created with (${row.log_vkey})`);
+    }
+    return;
+  }
+  const admins = await loadBootstrapAdmins(dataDir, tenant);
+  try {
+    await cp.execute(tenant, createTenant({ origin: key.origin, logVkey: key.vkey }, admins));
+  } catch (error) {
+    // Another replica won the race to create it; its key must then match ours.
+    if (!(error instanceof CovenantError && error.type === 'conflict')) throw error;
+    await ensureTenant(cp, dataDir, tenant);
+  }
+}
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  const keys = await loadTenantKeys(dataDir, options.tenant);
+  const store = await openStore({ dataDir, ...(options.storeUrl ? { storeUrl: options.storeUrl } : {}) });
+  const clock = options.clock ?? systemClock;
+  const metrics = new Metrics();
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    const cp = new ControlPlane({
+      store,
+      clock,
+      logKey: (tenant) => {
+        if (tenant !== options.tenant) throw new CovenantError('not-found', `no tenant named ${tenant}`);
+        return keys.log;
+      },
+      onBatch: metrics.onBatch,
+    });
+    await ensureTenant(cp, dataDir, options.tenant);
+    const app = await buildServer({
+      cp,
+      tenant: options.tenant,
+      metrics,
+      bodyLimit: options.bodyLimit,
+      signatureWindowSeconds: options.signatureWindowSeconds,
+      logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+      version: options.version,
+    });
+    const address = await app.listen({ host: options.host, port: options.port });
+    const background = (task: () => Promise<unknown>, every: number): void => {
+      const timer = setInterval(() => {
+        task().catch((error: unknown) => app.log.error({ err: error }, 'background task failed'));
+      }, every);
+      timer.unref();
+      timers.push(timer);
+    };
+    if (options.checkpointIntervalMs > 0) {
+      await cp.checkpointer.checkpoint(options.tenant);
+      background(() => cp.checkpointer.checkpoint(options.tenant), options.checkpointIntervalMs);
+    }
+    background(() => pruneNonces(store, clock()), 60_000);
+    return {
+      url: address,
+      dataDir,
+      store,
+      app,
+      async close() {
+        for (const timer of timers) clearInterval(timer);
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    for (const timer of timers) clearInterval(timer);
+    await store.close().catch(() => {});
+    throw error;
+  }
+}

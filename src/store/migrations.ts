@@ -1,0 +1,205 @@
+/**
+ * Schema migrations, kept in code so a single binary carries its schema and no
+ * migration folder has to be found at runtime. Migrations are forward-only and
+ * immutable once released: a schema change is a new entry, never an edit.
+ *
+ * Concurrency: kysely's Migrator takes a session-level `pg_advisory_lock` on PostgreSQL
+ * (on one pooled connection, around one transaction holding every pending migration), so
+ * replicas starting together against one database apply each migration exactly once;
+ * the losers wait, then find nothing pending. Its bookkeeping tables are created before
+ * that lock, but it tolerates losing that creation race. On SQLite the data-directory
+ * lock already excludes every other process, and the driver's single connection
+ * excludes everything else.
+ */
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import { CovenantError } from '../core/errors.js';
+import type { StoreKind } from './store.js';
+
+interface ColumnTypes {
+  readonly bytes: 'blob' | 'bytea';
+  readonly int: 'integer' | 'bigint';
+  readonly text: 'text';
+}
+
+function columnTypes(kind: StoreKind): ColumnTypes {
+  // SQLite INTEGER is already 64-bit; PostgreSQL needs bigint to hold the same range.
+  return kind === 'sqlite'
+    ? { bytes: 'blob', int: 'integer', text: 'text' }
+    : { bytes: 'bytea', int: 'bigint', text: 'text' };
+}
+
+/**
+ * SQLite STRICT tables reject values of the wrong type the way PostgreSQL does, so a
+ * bug that stores a string in an integer column fails on both backends, not just one.
+ */
+function tableOptions(kind: StoreKind, options: { withoutRowid?: boolean } = {}) {
+  if (kind !== 'sqlite') return sql``;
+  return options.withoutRowid ? sql`without rowid, strict` : sql`strict`;
+}
+
+// `Kysely<any>`: a migration must keep working after `Database` moves on, so it must not
+// be typed against today's schema.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+function foundation(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('tenants')
+        .addColumn('id', t.text, (c) => c.notNull().primaryKey())
+        .addColumn('origin', t.text, (c) => c.notNull())
+        .addColumn('log_vkey', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('ledger_entries')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('seq', t.int, (c) => c.notNull())
+        .addColumn('type', t.text, (c) => c.notNull())
+        .addColumn('actor', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text)
+        .addColumn('time', t.text, (c) => c.notNull())
+        .addColumn('body', t.bytes, (c) => c.notNull())
+        .addPrimaryKeyConstraint('ledger_entries_pkey', ['tenant', 'seq'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      for (const column of ['type', 'actor', 'workload', 'time'] as const) {
+        await db.schema
+          .createIndex(`ledger_entries_tenant_${column}_idx`)
+          .on('ledger_entries')
+          .columns(['tenant', column])
+          .execute();
+      }
+
+      // Small fixed-size rows looked up only by primary key: the case WITHOUT ROWID is for.
+      await db.schema
+        .createTable('ledger_nodes')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('level', t.int, (c) => c.notNull())
+        .addColumn('idx', t.int, (c) => c.notNull())
+        .addColumn('hash', t.bytes, (c) => c.notNull())
+        .addPrimaryKeyConstraint('ledger_nodes_pkey', ['tenant', 'level', 'idx'])
+        .modifyEnd(tableOptions(kind, { withoutRowid: true }))
+        .execute();
+
+      await db.schema
+        .createTable('ledger_heads')
+        .addColumn('tenant', t.text, (c) => c.notNull().primaryKey())
+        .addColumn('size', t.int, (c) => c.notNull())
+        .addColumn('root', t.bytes, (c) => c.notNull())
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('checkpoints')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('size', t.int, (c) => c.notNull())
+        .addColumn('root', t.bytes, (c) => c.notNull())
+        .addColumn('note', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('checkpoints_pkey', ['tenant', 'size'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('workloads')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('name', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('created_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('workloads_pkey', ['tenant', 'name'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('releases')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('version', t.text, (c) => c.notNull())
+        .addColumn('digest', t.text, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('doc', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('releases_pkey', ['tenant', 'workload', 'version'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('policy_versions')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('id', t.text, (c) => c.notNull())
+        .addColumn('number', t.int, (c) => c.notNull())
+        .addColumn('predecessor', t.text)
+        .addColumn('actor', t.text, (c) => c.notNull())
+        .addColumn('reason', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('doc', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('policy_versions_pkey', ['tenant', 'id'])
+        .addUniqueConstraint('policy_versions_tenant_workload_number_key', ['tenant', 'workload', 'number'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('members')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('name', t.text, (c) => c.notNull())
+        .addColumn('public_key', t.text, (c) => c.notNull())
+        .addColumn('alg', t.text, (c) => c.notNull())
+        .addColumn('roles', t.text, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('members_pkey', ['tenant', 'name'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('request_nonces')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('key_id', t.text, (c) => c.notNull())
+        .addColumn('nonce', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('request_nonces_pkey', ['tenant', 'key_id', 'nonce'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      // Expiry sweeps delete by time across all tenants.
+      await db.schema.createIndex('request_nonces_expires_at_idx').on('request_nonces').column('expires_at').execute();
+    },
+  };
+}
+
+/** Every migration in apply order (kysely sorts by name, hence the zero-padded prefix). */
+export function migrations(kind: StoreKind): Record<string, Migration> {
+  return {
+    '0001_foundation': foundation(kind),
+  };
+}
+
+export const LATEST_MIGRATION = '0001_foundation';
+
+/**
+ * Applies every pending migration and returns the names applied (empty when the schema
+ * is current). Fails with `store-unavailable` when the store cannot be brought up to
+ * date, including when it was migrated by a newer covenant than this one.
+ */
+export async function migrateToLatest(db: AnyDb, kind: StoreKind): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations(kind)) },
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CovenantError(
+      'store-unavailable',
+      `store schema migration${failed === undefined ? '' : ` ${failed}`} failed: ${reason}`,
+      { cause: error },
+    );
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,125 @@
+/**
+ * Table shapes, shared by both backends (kysely). Byte columns are BLOB in SQLite and
+ * BYTEA in PostgreSQL and arrive as Uint8Array/Buffer; timestamps are ISO-8601 UTC text
+ * (lexicographic order = time order); integers are JS numbers (int8 parsed as number,
+ * all values stay below 2^53).
+ */
+import type { Generated } from 'kysely';
+
+export interface TenantsTable {
+  id: string;
+  /** C2SP checkpoint origin line. */
+  origin: string;
+  /** Note verifier key of the tenant's Ed25519 log key (`<name>+<hex id>+<base64>`). */
+  log_vkey: string;
+  created_at: string;
+}
+
+/** One row per ledger entry. `body` holds the exact leaf bytes (canonical JSON). */
+export interface LedgerEntriesTable {
+  tenant: string;
+  seq: number;
+  type: string;
+  actor: string;
+  workload: string | null;
+  time: string;
+  body: Uint8Array;
+}
+
+/** Hash of the complete subtree at `level` covering leaves [idx·2^level, (idx+1)·2^level). */
+export interface LedgerNodesTable {
+  tenant: string;
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+/** The sequencer row: the committed tree size and root, updated in every append transaction. */
+export interface LedgerHeadsTable {
+  tenant: string;
+  size: number;
+  root: Uint8Array;
+}
+
+export interface CheckpointsTable {
+  tenant: string;
+  size: number;
+  root: Uint8Array;
+  /** The whole C2SP signed note. */
+  note: string;
+  created_at: string;
+}
+
+export interface WorkloadsTable {
+  tenant: string;
+  name: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ReleasesTable {
+  tenant: string;
+  workload: string;
+  version: string;
+  /** Content digest (hex SHA-256 of the canonical release document). */
+  digest: string;
+  status: string;
+  /** The release document, canonical JSON. */
+  doc: string;
+  created_at: string;
+}
+
+export interface PolicyVersionsTable {
+  tenant: string;
+  workload: string;
+  /** Content address: hex SHA-256 of the canonical policy document. */
+  id: string;
+  /** 1, 2, 3… per workload. */
+  number: number;
+  predecessor: string | null;
+  actor: string;
+  reason: string;
+  created_at: string;
+  /** The policy document, canonical JSON. */
+  doc: string;
+}
+
+export interface MembersTable {
+  tenant: string;
+  name: string;
+  /** base64 DER SubjectPublicKeyInfo. */
+  public_key: string;
+  /** `ed25519` or `ecdsa-p256-sha256` (RFC 9421 algorithm names). */
+  alg: string;
+  /** JSON array of role names. */
+  roles: string;
+  status: string;
+  created_at: string;
+}
+
+/** Nonces of accepted signed requests, kept until their timestamp leaves the replay window. */
+export interface RequestNoncesTable {
+  tenant: string;
+  key_id: string;
+  nonce: string;
+  expires_at: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  ledger_entries: LedgerEntriesTable;
+  ledger_nodes: LedgerNodesTable;
+  ledger_heads: LedgerHeadsTable;
+  checkpoints: CheckpointsTable;
+  workloads: WorkloadsTable;
+  releases: ReleasesTable;
+  policy_versions: PolicyVersionsTable;
+  members: MembersTable;
+  request_nonces: RequestNoncesTable;
+}
+
+/** State tables: projections of the ledger, rebuilt from it by replay. */
+export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members'] as const;
+export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
+
+export type { Generated };

@@ -1,0 +1,245 @@
+/**
+ * Embedded SQLite backend. One process owns a data directory at a time; within it,
+ * kysely's SqliteDriver funnels every query through one connection, so transactions
+ * are serialised in process and the file lock keeps every other process out.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql } from 'kysely';
+import type { DatabaseConnection, Driver } from 'kysely';
+import { CovenantError, isCovenantError } from '../core/errors.js';
+import type { Database as Schema } from './schema.js';
+import type { Store, Tx } from './store.js';
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+}
+
+export const SQLITE_DB_FILE = 'covenant.db';
+export const SQLITE_LOCK_FILE = 'covenant.lock';
+export const SQLITE_PID_FILE = 'covenant.pid';
+
+/**
+ * Only waits out readers/writers from outside covenant (a `sqlite3` shell, a backup
+ * tool); covenant itself never contends with itself here. better-sqlite3 blocks the
+ * event loop while it waits, so this stays short.
+ */
+const BUSY_TIMEOUT_MS = 5_000;
+
+type ReleaseLock = () => void;
+
+function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function readHolderPid(pidPath: string): string {
+  try {
+    const pid = fs.readFileSync(pidPath, 'utf8').trim();
+    return /^\d+$/.test(pid) ? pid : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Takes the data directory's process lock: an exclusive SQLite lock on a separate,
+ * otherwise unused file, held by a transaction that stays open for the life of the
+ * store. SQLite locks are POSIX fcntl locks, so the kernel drops them when the holder
+ * dies, even by SIGKILL, and a restart right after a crash finds the directory free.
+ * SQLite also tracks its locks per inode inside the process, so a second opener in the
+ * same process is refused too. The lock lives in its own file so that refusing a second
+ * process never involves touching covenant.db.
+ *
+ * Nothing in this process may open and close covenant.lock by other means (fs.readFile,
+ * a copy tool): closing any descriptor of a file drops all of the process's fcntl locks
+ * on it.
+ */
+function acquireDataDirLock(dataDir: string): ReleaseLock {
+  const lockPath = path.join(dataDir, SQLITE_LOCK_FILE);
+  const pidPath = path.join(dataDir, SQLITE_PID_FILE);
+  let guard: Database.Database | undefined;
+  try {
+    // timeout 0: a held lock must be reported at once, not waited for.
+    guard = new Database(lockPath, { timeout: 0 });
+    // Nothing is ever written to the guard, so no journal file is needed next to it.
+    guard.pragma('journal_mode = MEMORY');
+    guard.pragma('locking_mode = EXCLUSIVE');
+    guard.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    guard?.close();
+    const code = sqliteCode(err);
+    if (code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
+      throw new CovenantError(
+        'data-dir-locked',
+        `data directory ${dataDir} is in use by another covenant process (pid ${readHolderPid(pidPath)})`,
+        { cause: err },
+      );
+    }
+    throw new CovenantError('store-unavailable', `cannot lock data directory ${dataDir}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  const held = guard;
+
+  try {
+    // Written only once the lock is ours, and by rename, so a refused opener never reads
+    // a half-written pid. A holder killed before this leaves the previous pid behind;
+    // that only affects the wording of the refusal.
+    const tmp = `${pidPath}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${process.pid}\n`);
+    fs.renameSync(tmp, pidPath);
+  } catch (err) {
+    held.close();
+    throw new CovenantError('store-unavailable', `cannot write ${pidPath}: ${messageOf(err)}`, { cause: err });
+  }
+
+  return () => {
+    // The pid file goes first: once the lock is released a successor may write its own.
+    try {
+      if (readHolderPid(pidPath) === String(process.pid)) fs.rmSync(pidPath, { force: true });
+    } finally {
+      held.close();
+    }
+  };
+}
+
+/**
+ * kysely's SqliteDriver opens transactions with a deferred `BEGIN`; a writer then only
+ * takes the write lock at its first write and can fail with SQLITE_BUSY halfway through.
+ * `BEGIN IMMEDIATE` takes it up front, so a write transaction either starts owning the
+ * database or waits before doing anything.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #database: Database.Database;
+
+  constructor(database: Database.Database) {
+    super({ database });
+    this.#database = database;
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR); a second
+    // ROLLBACK would then fail and hide the error that caused it.
+    if (this.#database.inTransaction) await super.rollbackTransaction(connection);
+  }
+}
+
+class CovenantSqliteDialect extends SqliteDialect {
+  readonly #database: Database.Database;
+
+  constructor(database: Database.Database) {
+    super({ database });
+    this.#database = database;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#database);
+  }
+}
+
+/** Errors that say the storage itself failed, as opposed to a query or constraint error. */
+function isStorageFailure(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return (
+    code !== undefined &&
+    /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)
+  );
+}
+
+function openDatabase(dbPath: string): Database.Database {
+  const database = new Database(dbPath, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    const mode = database.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') {
+      throw new Error(`journal_mode is ${String(mode)}, WAL is required`);
+    }
+    // FULL: a commit survives power loss, not only a process crash; the ledger depends on it.
+    database.pragma('synchronous = FULL');
+    database.pragma('foreign_keys = ON');
+    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return database;
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+}
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const dataDir = path.resolve(options.dataDir);
+  try {
+    // 0700: the directory holds the ledger and tenant state; other users have no business here.
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new CovenantError('store-unavailable', `cannot create data directory ${dataDir}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+
+  const releaseLock = acquireDataDirLock(dataDir);
+  const dbPath = path.join(dataDir, SQLITE_DB_FILE);
+  let database: Database.Database;
+  try {
+    database = openDatabase(dbPath);
+  } catch (err) {
+    releaseLock();
+    throw new CovenantError('store-unavailable', `cannot open ${dbPath}: ${messageOf(err)}`, { cause: err });
+  }
+
+  const db = new Kysely<Schema>({ dialect: new CovenantSqliteDialect(database) });
+  let closed: Promise<void> | undefined;
+
+  const store: Store = {
+    kind: 'sqlite',
+    location: dbPath,
+    db,
+    async writeTransaction<T>(_tenant: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+      // One writer for all tenants: the single connection serialises transactions in
+      // this process and the data-directory lock excludes every other process.
+      try {
+        return await db.transaction().execute(fn);
+      } catch (err) {
+        if (!isCovenantError(err) && isStorageFailure(err)) {
+          throw new CovenantError('store-unavailable', `SQLite store ${dbPath} failed: ${messageOf(err)}`, {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+    },
+    async ping(): Promise<void> {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (err) {
+        throw new CovenantError('store-unavailable', `SQLite store ${dbPath} failed: ${messageOf(err)}`, {
+          cause: err,
+        });
+      }
+    },
+    close(): Promise<void> {
+      closed ??= (async () => {
+        try {
+          await db.destroy();
+        } finally {
+          // kysely only closes what it initialised, i.e. nothing if no query ever ran.
+          try {
+            if (database.open) database.close();
+          } finally {
+            releaseLock();
+          }
+        }
+      })();
+      return closed;
+    },
+  };
+  return store;
+}

@@ -1,0 +1,99 @@
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { ControlPlane } from '../../src/app/control-plane.js';
+import { createTenant } from '../../src/ceremony/members.js';
+import { generateMemberKey, loadPrivateKey, type MemberKeyAlg } from '../../src/ceremony/member-key.js';
+import { signRequest } from '../../src/ceremony/signed-request.js';
+import type { Clock } from '../../src/core/clock.js';
+import { DEFAULT_TENANT } from '../../src/core/model.js';
+import type { LogKey } from '../../src/ledger/checkpointer.js';
+import { formatVerifierKey } from '../../src/ledger/note.js';
+import { buildServer } from '../../src/server/app.js';
+import { Metrics } from '../../src/server/metrics.js';
+import type { Store } from '../../src/store/store.js';
+
+/** A member identity usable to sign test requests. */
+export interface TestMember {
+  readonly name: string;
+  readonly alg: MemberKeyAlg;
+  readonly publicKey: string;
+  readonly privateKey: KeyObject;
+}
+
+export function newMember(name: string, alg: MemberKeyAlg = 'ed25519'): TestMember {
+  const generated = generateMemberKey(alg);
+  return { name, alg, publicKey: generated.publicKey, privateKey: loadPrivateKey(generated.privateKeyPem).key };
+}
+
+export function newLogKey(origin = `covenant/${DEFAULT_TENANT}`): LogKey {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { origin, privateKey, vkey: formatVerifierKey(origin, createPublicKey(privateKey)) };
+}
+
+/** A settable clock: tests move time explicitly. */
+export function manualClock(start = new Date('2026-11-22T12:00:00.000Z')): Clock & { set(date: Date): void; advance(ms: number): void } {
+  let now = start.getTime();
+  const clock = (() => new Date(now)) as Clock & { set(date: Date): void; advance(ms: number): void };
+  clock.set = (date) => {
+    now = date.getTime();
+  };
+  clock.advance = (ms) => {
+    now += ms;
+  };
+  return clock;
+}
+
+export interface TestPlane {
+  readonly cp: ControlPlane;
+  readonly admin: TestMember;
+  readonly logKey: LogKey;
+  readonly tenant: string;
+}
+
+/** A control plane on `store` with the tenant created and one admin enrolled. */
+export async function createTestPlane(store: Store, clock: Clock = () => new Date()): Promise<TestPlane> {
+  const logKey = newLogKey();
+  const admin = newMember('admin');
+  const cp = new ControlPlane({ store, clock, logKey: () => logKey });
+  await cp.execute(
+    DEFAULT_TENANT,
+    createTenant({ origin: logKey.origin, logVkey: logKey.vkey }, [{ name: admin.name, publicKey: admin.publicKey, alg: admin.alg, roles: ['admin'] }]),
+  );
+  return { cp, admin, logKey, tenant: DEFAULT_TENANT };
+}
+
+export interface TestServer extends TestPlane {
+  readonly app: FastifyInstance;
+  /** Sends a request signed by `member` (default: the admin) through fastify's inject. */
+  signed(method: string, url: string, body?: unknown, member?: TestMember, options?: { created?: Date; nonce?: string; rawBody?: string }): Promise<LightMyRequestResponse>;
+}
+
+export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: { bodyLimit?: number } = {}): Promise<TestServer> {
+  const plane = await createTestPlane(store, clock);
+  const app = await buildServer({ cp: plane.cp, tenant: plane.tenant, metrics: new Metrics(), version: 'test', ...options });
+  return {
+    ...plane,
+    app,
+    async signed(method, url, body, member = plane.admin, opts = {}) {
+      const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+      const [path, query] = url.split('?') as [string, string | undefined];
+      const headers = signRequest({
+        method,
+        path,
+        query,
+        body: payload,
+        keyId: member.name,
+        alg: member.alg,
+        privateKey: member.privateKey,
+        created: opts.created ?? clock(),
+        ...(opts.nonce ? { nonce: opts.nonce } : {}),
+      });
+      return app.inject({
+        method: method as 'POST',
+        url,
+        headers: { ...headers, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(payload !== undefined ? { payload } : {}),
+      });
+    },
+  };
+}
