@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CovenantError } from '../core/errors.js';
 import { ServerProblem, Unreachable } from './client.js';
-import { registerAuditCommands } from './commands/audit.js';
+import { registerAuditCommands, VerificationFailed } from './commands/audit.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -66,12 +66,16 @@ export async function main(argv: readonly string[], out: Output = consoleOutput,
   const program = buildProgram(out, env);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
       return EXIT.usage;
+    }
+    if (error instanceof VerificationFailed) {
+      out.error(`covenant: ${error.message}`);
+      return EXIT.tampered;
     }
     if (error instanceof ServerProblem) {
       out.error(`covenant: ${error.detail} (${error.type}, HTTP ${error.status})`);

@@ -2,7 +2,6 @@ import { contentDigest } from './canonical.js';
 import { CovenantError } from './errors.js';
 import type { AcceptedRelease, PolicyDocument, PolicyVersion, Release, TcbStatus } from './model.js';
 import { releaseVersionProblem, ruleNameProblem, tenantNameProblem, workloadNameProblem } from './names.js';
-import { checkRule } from '../policy/cel.js';
 
 /** TCB statuses from best to worst; `requiredTcbStatus` is kept in this order. */
 export const TCB_STATUSES: readonly TcbStatus[] = Object.freeze([
@@ -40,6 +39,12 @@ export interface PolicyUpdate {
   readonly reason: string;
 }
 
+/**
+ * Type-checks a custom rule. Injected so that core stays free of the policy
+ * language's implementation (dependencies point inwards).
+ */
+export type RuleChecker = (expression: string) => { readonly ok: true } | { readonly ok: false; readonly message: string };
+
 export interface PolicyUpdateInput {
   readonly current: PolicyVersion | null;
   /** The workload's releases by version (must include every currently accepted one). */
@@ -49,6 +54,7 @@ export interface PolicyUpdateInput {
   readonly now: Date;
   readonly tenant: string;
   readonly workload: string;
+  readonly checkRule: RuleChecker;
 }
 
 // Bounds keep a policy document small enough to ship to every verifier replica.
@@ -217,7 +223,7 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
   for (const [name, expression] of setRules) {
     const nameProblem = ruleNameProblem(name);
     if (nameProblem !== undefined) throw invalid(`rules.${name}`, nameProblem);
-    const check = checkRule(expression);
+    const check = input.checkRule(expression);
     if (!check.ok) throw new CovenantError('invalid-rule', `rule ${JSON.stringify(name)}: ${check.message}`);
     rules[name] = expression;
   }

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
 import type { PolicyVersion, Release, Workload } from '../core/model.js';
 import { validateWorkloadName } from '../core/names.js';
@@ -13,6 +14,7 @@ import {
   type ReleaseRegistered,
   type WorkloadCreated,
 } from './events.js';
+import { checkRule } from './cel.js';
 import { currentPolicy, findRelease, findWorkload, listReleases, requireWorkload } from './queries.js';
 
 export function createWorkload(signer: string, name: string): Unit<Workload> {
@@ -52,6 +54,7 @@ export function updatePolicy(signer: string, workload: string, update: PolicyUpd
       now: ctx.now,
       tenant: ctx.tenant,
       workload,
+      checkRule,
     });
     const payload: PolicyVersionCreated = { id: version.id, document: version.document };
     return { entries: [{ type: POLICY_VERSION_CREATED, actor, workload, payload }], result: version };
@@ -73,7 +76,7 @@ export const policyProjection: Record<string, Projector> = {
         version: document.version,
         digest,
         status: 'registered',
-        doc: JSON.stringify(document),
+        doc: canonicalJson(document),
         created_at: entry.time,
       })
       .execute();
@@ -92,7 +95,7 @@ export const policyProjection: Record<string, Projector> = {
         actor: document.actor,
         reason: document.reason,
         created_at: document.createdAt,
-        doc: JSON.stringify(document),
+        doc: canonicalJson(document),
       })
       .execute();
     for (const change of releaseStatusChanges(previous?.document ?? null, document)) {
@@ -102,6 +105,8 @@ export const policyProjection: Record<string, Projector> = {
         .where('tenant', '=', entry.tenant)
         .where('workload', '=', document.workload)
         .where('version', '=', change.version)
+        // Revocation is final: leaving a policy never turns it back into "retired".
+        .where('status', '!=', 'revoked')
         .execute();
     }
   },

@@ -1,3 +1,4 @@
+import { checkRule } from '../../src/policy/cel.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { contentDigest } from '../../src/core/canonical.js';
@@ -32,7 +33,7 @@ const RELEASES: ReadonlyMap<string, Release> = new Map(
 );
 
 function decide(current: PolicyVersion | null, update: PolicyUpdate, now = later(1), releases = RELEASES): PolicyVersion {
-  return decidePolicyUpdate({ current, releases, update, actor: 'member:alice', now, tenant: TENANT, workload: WORKLOAD });
+  return decidePolicyUpdate({ current, releases, update, actor: 'member:alice', now, tenant: TENANT, workload: WORKLOAD, checkRule });
 }
 
 function rejection(fn: () => unknown): CovenantError {
@@ -228,7 +229,7 @@ describe('decidePolicyUpdate', () => {
 
   it('refuses a current version of another workload', () => {
     const error = rejection(() =>
-      decidePolicyUpdate({ current: v1, releases: RELEASES, update: { floor: 1, reason: 'r' }, actor: 'member:a', now: later(2), tenant: TENANT, workload: 'other' }),
+      decidePolicyUpdate({ current: v1, releases: RELEASES, update: { floor: 1, reason: 'r' }, actor: 'member:a', now: later(2), tenant: TENANT, workload: 'other', checkRule }),
     );
     expect(error.type).toBe('bad-request');
   });
@@ -236,7 +237,7 @@ describe('decidePolicyUpdate', () => {
   it('rejects an invalid clock reading and an empty actor', () => {
     expect(rejection(() => decide(null, { accept: ['1.0.0'], reason: 'r' }, new Date(Number.NaN))).issues[0]?.field).toBe('now');
     const error = rejection(() =>
-      decidePolicyUpdate({ current: null, releases: RELEASES, update: { accept: ['1.0.0'], reason: 'r' }, actor: '', now: T0, tenant: TENANT, workload: WORKLOAD }),
+      decidePolicyUpdate({ current: null, releases: RELEASES, update: { accept: ['1.0.0'], reason: 'r' }, actor: '', now: T0, tenant: TENANT, workload: WORKLOAD, checkRule }),
     );
     expect(error.issues[0]?.field).toBe('actor');
   });

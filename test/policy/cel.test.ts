@@ -153,7 +153,7 @@ const exprs = fc.letrec<Typed>((tie) => {
     int: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
       fc.integer({ min: -20, max: 20 }).map(String),
-      fc.constantFrom('i', 'j', '0', '9223372036854775807', '-9223372036854775807'),
+      fc.constantFrom('i', 'j', '0'),
       binary(int, ['+', '-', '*', '/', '%']),
       int().map((a) => `(-${a})`),
       str().map((s) => `size(${s})`),
@@ -208,6 +208,25 @@ describe('@marcbachmann/cel-js agrees with @bufbuild/cel', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('on int64 overflow of +, - and * (property)', () => {
+    const operand = fc.oneof(fc.integer({ min: -3, max: 3 }).map(String), fc.constantFrom('9223372036854775807', '(-9223372036854775807)', '4611686018427387904'));
+    fc.assert(
+      fc.property(operand, fc.constantFrom('+', '-', '*'), operand, fc.constantFrom('+', '-', '*'), operand, (a, op1, b, op2, c) => {
+        const expression = `(${a} ${op1} ${b}) ${op2} ${c}`;
+        expect(viaMarc(expression)).toEqual(viaBuf(expression));
+      }),
+    );
+  });
+
+  // Kept out of the random generators above. If this starts failing, the library now
+  // detects the overflow: move these cases into the agreement tests.
+  it('known divergence: cel-js does not report overflow for INT64_MIN / -1 and -INT64_MIN', () => {
+    for (const expression of ['(-9223372036854775807 - 1) / -1', '-(-9223372036854775807 - 1)']) {
+      expect(viaBuf(expression)).toEqual({ kind: 'error' });
+      expect(viaMarc(expression)).toEqual({ kind: 'value', value: 9223372036854775808n });
+    }
   });
 
   it('on the error-absorbing logical operators', () => {

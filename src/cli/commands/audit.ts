@@ -35,8 +35,8 @@ export function httpAuditSource(client: Client): AuditSource {
   };
 }
 
-/** Exit code of `audit verify` when the log fails verification. */
-export const EXIT_TAMPERED = 4;
+/** `audit verify` found the log altered: its own exit code, after the report is printed. */
+export class VerificationFailed extends Error {}
 
 export function registerAuditCommands(program: Command, ctx: CliContext): void {
   const audit = program.command('audit').description('The tamper-evident ledger: verify it, prove entries, query it');
@@ -57,8 +57,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
       const report: AuditReport = await auditLog(httpAuditSource(client), { tenant: profile?.tenant ?? 'default', vkey });
       if (options.json) ctx.out.json(report);
       else if (report.ok) ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}`);
-      else ctx.out.line(`FAILED at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
-      if (!report.ok) process.exitCode = EXIT_TAMPERED;
+      if (!report.ok) throw new VerificationFailed(`ledger verification failed at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
     });
 
   audit

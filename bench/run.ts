@@ -1,0 +1,103 @@
+/**
+ * `npm run bench`: ledger append throughput on SQLite and PostgreSQL and proof latency
+ * at 1,000,000 entries, each beside a baseline measured in the same run. Prints a table
+ * and writes bench/results.json. PostgreSQL comes from COVENANT_BENCH_PG_URL (default
+ * postgres://postgres@127.0.0.1:5432/postgres); the bench creates and drops its own
+ * database there and exits non-zero if the server is unreachable.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchPostgresAppends, benchSqliteAppends, type AppendFigures, type AppendOptions } from './ledger.js';
+import { benchProofs, type ProofComparison, type ProofFigures, type ProofOptions } from './proof.js';
+import { benchPgUrl, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, msSince, now, probePostgres, redact } from './support.js';
+
+const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 3_000, rounds: 3 };
+const PROOFS: ProofOptions = { entries: 1_000_000, fillChunk: 50_000, samples: 2_000, verifyEvery: 10 };
+
+// dist/bench/run.js → <project>/bench/results.json
+const RESULTS = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+
+function progress(message: string): void {
+  console.error(`… ${message}`);
+}
+
+function appendLine(f: AppendFigures): string {
+  return [
+    `ledger appends     ${f.store.padEnd(8)} ${fmtRate(f.appendsPerSec).padStart(9)}`,
+    `(raw single-row insert ${fmtRate(f.rawInsertsPerSec)}; ratio ${fmtRatio(f.ratio)})`,
+    `goal ≥ ${fmtRate(f.goalPerSec)}  ${goalWord(f.met)}`,
+  ].join('  ');
+}
+
+function roundsLine(f: AppendFigures): string {
+  const list = (xs: number[]): string => xs.map(fmtInt).join(' / ');
+  return `  ${f.store} rounds (appends/s | raw/s): ${list(f.rounds.subject)} | ${list(f.rounds.baseline)}; ~${fmtInt(f.meanBatch)} appends per transaction`;
+}
+
+function proofLine(name: string, entries: number, c: ProofComparison, goal: string): string {
+  return [
+    `${name.padEnd(18)} @${fmtInt(entries)}  median ${fmtMs(c.proof.medianMs)}  p99 ${fmtMs(c.proof.p99Ms)}`,
+    `(point select median ${fmtMs(c.pointSelect.medianMs)} p99 ${fmtMs(c.pointSelect.p99Ms)}; ratio ${fmtRatio(c.ratio)})`,
+    goal,
+  ].join('  ');
+}
+
+async function main(): Promise<number> {
+  const pgUrl = benchPgUrl();
+  try {
+    await probePostgres(pgUrl);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message || String((err as { code?: unknown }).code) : String(err);
+    console.error(`bench: PostgreSQL at ${redact(pgUrl)} is unreachable (${reason}); start it or set COVENANT_BENCH_PG_URL.`);
+    return 1;
+  }
+
+  const started = now();
+  progress(`sqlite appends: ${APPENDS.rounds} × (raw inserts, ${fmtInt(APPENDS.appends)} appends with ${fmtInt(APPENDS.inFlight)} in flight)`);
+  const sqlite = await benchSqliteAppends(APPENDS);
+  progress('postgres appends');
+  const postgres = await benchPostgresAppends(pgUrl, APPENDS);
+  progress(`filling a SQLite ledger with ${fmtInt(PROOFS.entries)} entries, then ${fmtInt(PROOFS.samples)} proofs of each kind`);
+  const proofs: ProofFigures = await benchProofs(PROOFS);
+  const totalMs = msSince(started);
+
+  const inclusionGoal = `goal < ${fmtMs(proofs.inclusion.goalMs)}  ${goalWord(proofs.inclusion.met)}${proofs.inclusion.met && proofs.inclusion.proof.p99Ms >= proofs.inclusion.goalMs ? ' (median; p99 is above)' : ''}`;
+  const lines = [
+    `Covenant bench — node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} CPUs; PostgreSQL ${redact(pgUrl)}`,
+    `appends: medians of ${APPENDS.rounds} interleaved rounds; proofs: ${fmtInt(PROOFS.samples)} samples each, interleaved with the point select`,
+    '',
+    appendLine(sqlite),
+    appendLine(postgres),
+    roundsLine(sqlite),
+    roundsLine(postgres),
+    proofLine('inclusion proof', proofs.entries, proofs.inclusion, inclusionGoal),
+    proofLine('consistency proof', proofs.entries, proofs.consistency, '(no goal)'),
+    `  verified ${proofs.inclusion.verified} inclusion and ${proofs.consistency.verified} consistency proofs against the head`,
+    `  fill: ${fmtInt(proofs.entries)} entries via ${proofs.fill.method}: ${(proofs.fill.ms / 1000).toFixed(1)} s (${fmtInt(proofs.entries / (proofs.fill.ms / 1000))} entries/s; database ${fmtInt(proofs.fill.dbBytes / 2 ** 20)} MiB)`,
+    `  total ${(totalMs / 1000).toFixed(1)} s; results in bench/results.json`,
+  ];
+  console.log(lines.join('\n'));
+
+  const results = {
+    at: new Date().toISOString(),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    totalMs,
+    appends: { sqlite, postgres },
+    proofs,
+  };
+  await fs.writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error('bench failed:', err);
+    process.exitCode = 1;
+  },
+);
