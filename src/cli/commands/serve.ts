@@ -3,7 +3,6 @@ import type { Command} from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
-import { startServer } from '../../server/serve.js';
 import type { CliContext } from '../context.js';
 import { memberKeyPath } from '../home.js';
 import { DEFAULT_DATA_DIR, initialise } from './init.js';
@@ -49,6 +48,8 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         ctx.out.line(`initialised a new data directory ${result.dataDir}; admin member "${result.member}" signs with ${memberKeyPath(ctx.home())}`);
       }
       const storeUrl = flags.store ?? ctx.env.COVENANT_STORE;
+      // Loaded on demand: the server's dependencies would slow every other command's start.
+      const { startServer } = await import('../../server/serve.js');
       const server = await startServer({
         dataDir: flags.dataDir,
         ...(storeUrl ? { storeUrl } : {}),
