@@ -2,8 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../store/store.js';
 import { signCheckpoint } from './checkpoint.js';
-import type { LedgerReader, StoredCheckpoint } from './ledger.js';
-import { EMPTY_ROOT } from './merkle.js';
+import { LedgerReader, type StoredCheckpoint } from './ledger.js';
 
 /** A tenant's log signing identity. The key name equals the checkpoint origin (C2SP). */
 export interface LogKey {
@@ -41,25 +40,16 @@ export class Checkpointer {
   /** Stores a checkpoint of the current head unless the latest stored one already covers it. */
   async checkpoint(tenant: string): Promise<StoredCheckpoint> {
     return this.store.writeTransaction(tenant, async (tx) => {
-      const latest = await tx
-        .selectFrom('checkpoints')
-        .select(['size', 'root', 'note', 'created_at'])
-        .where('tenant', '=', tenant)
-        .orderBy('size', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const head = await tx.selectFrom('ledger_heads').select(['size', 'root']).where('tenant', '=', tenant).executeTakeFirst();
-      const size = head?.size ?? 0;
-      if (latest && latest.size >= size) {
-        return { size: latest.size, root: latest.root, note: latest.note, createdAt: latest.created_at };
-      }
-      // Signed from the head row read in this transaction: the reader's own
-      // connection would wait on the single SQLite connection this transaction holds.
-      const root = head?.root ?? EMPTY_ROOT;
-      const note = this.#sign(tenant, size, root);
+      // Read through this transaction: the reader's own connection would wait on the
+      // single SQLite connection the transaction holds.
+      const inTx = new LedgerReader(tx);
+      const latest = await inTx.latestCheckpoint(tenant);
+      const head = await inTx.head(tenant);
+      if (latest && latest.size >= head.size) return latest;
+      const note = this.#sign(tenant, head.size, head.root);
       const createdAt = this.clock().toISOString();
-      await tx.insertInto('checkpoints').values({ tenant, size, root, note, created_at: createdAt }).execute();
-      return { size, root, note, createdAt };
+      await tx.insertInto('checkpoints').values({ tenant, size: head.size, root: head.root, note, created_at: createdAt }).execute();
+      return { size: head.size, root: head.root, note, createdAt };
     });
   }
 }

@@ -1,19 +1,10 @@
 import { describe, it, expect } from 'vitest';
+import { rejection } from '../support/errors.js';
 import fc from 'fast-check';
 import { CovenantError } from '../../src/core/errors.js';
 import { DIGEST_HEX_LENGTH, digestEquals, digestProblem, formatDigest, isDigest, parseDigest } from '../../src/core/digest.js';
 
 const hex = (n: number, c = 'a'): string => c.repeat(n);
-
-function rejection(fn: () => unknown): CovenantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('parseDigest', () => {
   it.each([

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { rejection } from '../support/errors.js';
 import fc from 'fast-check';
 import { CovenantError } from '../../src/core/errors.js';
 import {
@@ -13,16 +14,6 @@ import {
   workloadNameProblem,
   type NameValidator,
 } from '../../src/core/names.js';
-
-function rejection(fn: () => unknown): CovenantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function expectRejected(validate: NameValidator, value: unknown, field: string, message: RegExp): void {
   const error = rejection(() => validate(value));

@@ -1,4 +1,5 @@
 import { checkRule } from '../../src/policy/cel.js';
+import { rejection } from '../support/errors.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { contentDigest } from '../../src/core/canonical.js';
@@ -34,16 +35,6 @@ const RELEASES: ReadonlyMap<string, Release> = new Map(
 
 function decide(current: PolicyVersion | null, update: PolicyUpdate, now = later(1), releases = RELEASES): PolicyVersion {
   return decidePolicyUpdate({ current, releases, update, actor: 'member:alice', now, tenant: TENANT, workload: WORKLOAD, checkRule });
-}
-
-function rejection(fn: () => unknown): CovenantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const digestOf = (version: string): string => (RELEASES.get(version) as Release).digest;

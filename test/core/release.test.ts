@@ -1,23 +1,13 @@
 import { describe, it, expect } from 'vitest';
+import { rejection } from '../support/errors.js';
 import fc from 'fast-check';
 import { contentDigest } from '../../src/core/canonical.js';
-import { CovenantError } from '../../src/core/errors.js';
 import type { Release } from '../../src/core/model.js';
 import { buildReleaseDocument, decideReleaseRegistration, type ReleaseArgs } from '../../src/core/release.js';
 
 const m1 = `sha384:${'1'.repeat(96)}`;
 const m2 = `sha384:${'2'.repeat(96)}`;
 const root = `sha256:${'a'.repeat(64)}`;
-
-function rejection(fn: () => unknown): CovenantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('buildReleaseDocument', () => {
   it('builds a measurement release with config, SBOM and provenance', () => {

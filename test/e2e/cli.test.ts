@@ -149,7 +149,7 @@ describe('the covenant CLI against a real server', () => {
     const db = new Database(join(root, 'data', 'covenant.db'));
     const row = db.prepare('select body from ledger_entries where seq = 4').get() as { body: Buffer };
     const body = Buffer.from(row.body);
-    body[body.length - 10] ^= 0x01;
+    body[body.length - 10] = body[body.length - 10]! ^ 0x01;
     db.prepare('update ledger_entries set body = ? where seq = 4').run(body);
     db.close();
     server = await startServerProcess(['--data-dir', join(root, 'data')], env);

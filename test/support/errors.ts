@@ -1,0 +1,13 @@
+import { expect } from 'vitest';
+import { CovenantError } from '../../src/core/errors.js';
+
+/** Runs `fn`, expecting a typed rejection, and returns it for further assertions. */
+export function rejection(fn: () => unknown): CovenantError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(CovenantError);
+    return error as CovenantError;
+  }
+  throw new Error('expected a rejection');
+}
