@@ -27,6 +27,9 @@ export const EXIT = {
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** Leaf commands that never talk to a server. */
+const LOCAL_COMMANDS = new Set(['serve', 'keygen']);
+
 export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const ctx = createContext(out, env);
   const program = new Command('covenant')
@@ -51,7 +54,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
     for (const sub of command.commands) {
       sub.exitOverride().configureOutput({ writeOut: (text) => out.line(text.trimEnd()), writeErr: (text) => out.error(text.trimEnd()) });
       sub.showHelpAfterError('(run with --help for usage)');
-      if (sub.commands.length === 0 && sub.name() !== 'serve') {
+      if (sub.commands.length === 0 && !LOCAL_COMMANDS.has(sub.name())) {
         sub.option('--server <url>', 'control plane URL (env COVENANT_SERVER)');
       }
       override(sub);

@@ -45,8 +45,9 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .command('verify')
     .description('Recompute every leaf and the tree; check every checkpoint signature and their consistency')
     .option('--log-key <vkey>', "the log's note verifier key (default: the one pinned in COVENANT_HOME at init)")
+    .option('--tenant <name>', 'the tenant whose log this is (default: the profile\'s, else default)')
     .option('--json', 'print JSON')
-    .action(async (options: { logKey?: string; json?: boolean }, command: Command) => {
+    .action(async (options: { logKey?: string; tenant?: string; json?: boolean }, command: Command) => {
       const client = await ctx.client(command);
       const profile = await ctx.profile();
       let vkey = options.logKey ?? profile?.logKey;
@@ -54,7 +55,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
         vkey = (await client.text('/v1/audit/log-key')).trim();
         ctx.out.error(`warning: no pinned log key; trusting the server's (${vkey})`);
       }
-      const report: AuditReport = await auditLog(httpAuditSource(client), { tenant: profile?.tenant ?? 'default', vkey });
+      const report: AuditReport = await auditLog(httpAuditSource(client), { tenant: options.tenant ?? profile?.tenant ?? 'default', vkey });
       if (options.json) ctx.out.json(report);
       else if (report.ok) ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}`);
       if (!report.ok) throw new VerificationFailed(`ledger verification failed at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
@@ -96,7 +97,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
 
   audit
     .command('checkpoint')
-    .description('Print the latest signed checkpoint (C2SP signed note); --store signs and stores one now')
+    .description('Print a signed checkpoint (C2SP signed note) of the current tree; --store also stores one')
     .option('--store', 'sign and store a checkpoint now (signed request)')
     .action(async (options: { store?: boolean }, command: Command) => {
       const client = await ctx.client(command);
@@ -118,7 +119,8 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'at most this many (1-1000)', parseCount, 100)
     .option('--json', 'print JSON')
     .action(async (options: { type?: string; actor?: string; workload?: string; since?: string; after?: number; limit: number; json?: boolean }, command: Command) => {
-      const { json, ...query } = options;
+      const { json, type, actor, workload, since, after, limit } = options;
+      const query = { type, actor, workload, since, after, limit };
       const { entries } = await (await ctx.client(command)).get<{ entries: { seq: number; time: string; type: string; actor: string; workload?: string; payload: unknown }[] }>(
         '/v1/audit/entries',
         query,

@@ -1,14 +1,21 @@
 import { createPublicKey } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createTenantKeys, defaultOrigin } from '../../app/tenant-keys.js';
 import { generateMemberKey, type MemberKeyAlg } from '../../ceremony/member-key.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
+import { tenantNameProblem } from '../../core/names.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_SERVER, memberKeyPath, readMemberKey, readProfile, writeMemberKey, writeProfile } from '../home.js';
 import { algOption } from './member.js';
 
 export const DEFAULT_DATA_DIR = '.covenant';
+
+export function parseTenant(value: string): string {
+  const problem = tenantNameProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value;
+}
 
 export interface InitOptions {
   readonly dataDir: string;
@@ -17,6 +24,10 @@ export interface InitOptions {
   readonly name: string;
   readonly alg: MemberKeyAlg;
   readonly server?: string;
+  /** Reuse an existing key under its profile name even if `name` differs (auto-init). */
+  readonly keepName?: boolean;
+  /** Leave an existing profile's server and pinned log key alone (auto-init). */
+  readonly keepProfile?: boolean;
 }
 
 export interface InitResult {
@@ -25,6 +36,7 @@ export interface InitResult {
   readonly member: string;
   readonly publicKey: string;
   readonly createdMemberKey: boolean;
+  readonly profileUpdated: boolean;
 }
 
 /**
@@ -37,7 +49,7 @@ export async function initialise(ctx: CliContext, options: InitOptions): Promise
   const profile = await readProfile(home);
   let key = await readMemberKey(home);
   let createdMemberKey = false;
-  let member = profile?.member ?? options.name;
+  let member = options.keepName ? (profile?.member ?? options.name) : options.name;
   if (!key) {
     const generated = generateMemberKey(options.alg);
     await writeMemberKey(home, generated.privateKeyPem);
@@ -50,14 +62,14 @@ export async function initialise(ctx: CliContext, options: InitOptions): Promise
   const keys = await createTenantKeys(dataDir, options.tenant, options.origin ?? defaultOrigin(options.tenant), [
     { name: member, publicKey, alg: key!.alg, roles: ['admin'] },
   ]);
-  await writeProfile(home, {
-    ...profile,
-    member,
-    server: options.server ?? profile?.server ?? DEFAULT_SERVER,
-    tenant: options.tenant,
-    logKey: keys.log.vkey,
-  });
-  return { dataDir, logKey: keys.log.vkey, member, publicKey, createdMemberKey };
+  const profileUpdated = !(options.keepProfile && profile?.logKey !== undefined);
+  await writeProfile(
+    home,
+    profileUpdated
+      ? { ...profile, member, server: options.server ?? profile?.server ?? DEFAULT_SERVER, tenant: options.tenant, logKey: keys.log.vkey }
+      : { ...profile, member },
+  );
+  return { dataDir, logKey: keys.log.vkey, member, publicKey, createdMemberKey, profileUpdated };
 }
 
 export function registerInitCommand(program: Command, ctx: CliContext): void {
@@ -65,13 +77,15 @@ export function registerInitCommand(program: Command, ctx: CliContext): void {
     .command('init')
     .description("Create a tenant's keys in the data directory and the first admin's key in COVENANT_HOME")
     .option('--data-dir <dir>', 'data directory', DEFAULT_DATA_DIR)
-    .option('--tenant <name>', 'tenant', DEFAULT_TENANT)
+    .option('--tenant <name>', 'tenant', parseTenant, DEFAULT_TENANT)
     .option('--origin <origin>', 'checkpoint origin line (default covenant/<tenant>)')
     .option('--name <member>', "the first admin's member name", 'admin')
     .addOption(algOption())
     .action(async (options: InitOptions, command: Command) => {
       const server = command.optsWithGlobals<{ server?: string }>().server;
-      const result = await initialise(ctx, { ...options, ...(server ? { server } : {}) });
+      // An existing key keeps its profile name unless --name is given explicitly.
+      const keepName = command.getOptionValueSource('name') !== 'cli';
+      const result = await initialise(ctx, { ...options, keepName, ...(server ? { server } : {}) });
       ctx.out.line(`initialised tenant ${options.tenant} in ${result.dataDir}`);
       ctx.out.line(`log key       ${result.logKey}`);
       ctx.out.line(`admin member  ${result.member} (${result.createdMemberKey ? 'new key' : 'existing key'} ${memberKeyPath(ctx.home())})`);

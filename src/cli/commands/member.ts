@@ -1,5 +1,4 @@
-import type { Command} from 'commander';
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { generateMemberKey, MEMBER_KEY_ALGS, type MemberKeyAlg } from '../../ceremony/member-key.js';
 import { encodeName } from '../client.js';
 import { collect, type CliContext } from '../context.js';

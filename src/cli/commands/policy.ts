@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatPolicyDiff, type PolicyDiff } from '../../policy/diff.js';
 import { encodeName } from '../client.js';
 import { collect, type CliContext } from '../context.js';
-import { parseCount, parsePairs } from './release.js';
+import { collectPairs, parseCount } from './release.js';
 
 interface PolicyView {
   id: string;
@@ -39,9 +39,9 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     .option('--accept <version>', 'accept a release (repeatable)', collect)
     .option('--remove <version>', 'stop accepting a release (repeatable)', collect)
     .option('--floor <n>', 'security-version floor (never decreases)', parseCount)
-    .option('--rule <name=CEL>', 'add or replace a custom CEL rule (repeatable)', collect)
+    .option('--rule <name=CEL>', 'add or replace a custom CEL rule (repeatable)', collectPairs)
     .option('--drop-rule <name>', 'drop a custom rule (repeatable)', collect)
-    .option('--allow-debug', 'accept debug-mode TEEs (forbidden by default)')
+    .addOption(new Option('--allow-debug', 'accept debug-mode TEEs (forbidden by default)').conflicts('forbidDebug'))
     .option('--forbid-debug', 'forbid debug-mode TEEs again')
     .option('--tcb <status>', 'acceptable TCB status (repeatable)', collect)
     .requiredOption('--reason <text>', 'why: recorded in the policy version and the ledger')
@@ -50,7 +50,7 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
         ...(options.accept ? { accept: options.accept } : {}),
         ...(options.remove ? { remove: options.remove } : {}),
         ...(options.floor !== undefined ? { floor: options.floor } : {}),
-        ...(options.rule ? { rules: parsePairs(options.rule as string[], '--rule') } : {}),
+        ...(options.rule ? { rules: options.rule } : {}),
         ...(options.dropRule ? { dropRules: options.dropRule } : {}),
         ...(options.allowDebug ? { debug: 'allow' } : options.forbidDebug ? { debug: 'forbid' } : {}),
         ...(options.tcb ? { requiredTcbStatus: options.tcb } : {}),

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Command} from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { sha256Hex } from '../../core/canonical.js';
 import { encodeName } from '../client.js';
 import { collect, type CliContext } from '../context.js';
@@ -21,17 +20,25 @@ export const parseCount = (value: string): number => {
   return Number(value);
 };
 
-/** `name=value` pairs, split at the first '=' (CEL rules contain '=' themselves). */
-export function parsePairs(pairs: readonly string[] | undefined, what: string): Record<string, string> | undefined {
-  if (!pairs || pairs.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new InvalidArgumentError(`${what} must be written <name>=<value>, got ${JSON.stringify(pair)}`);
-    out[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return out;
-}
+/** An integer option within bounds. */
+export const parseBounded =
+  (min: number, max: number) =>
+  (value: string): number => {
+    const n = parseCount(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be between ${min} and ${max}`);
+    return n;
+  };
+
+/**
+ * Collects repeatable `name=value` options into a record, split at the first '='
+ * (CEL rules contain '=' themselves). Runs as commander's option parser, so a
+ * malformed pair is a usage error with a message.
+ */
+export const collectPairs = (value: string, previous: Record<string, string> = {}): Record<string, string> => {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`must be written <name>=<value>, got ${JSON.stringify(value)}`);
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+};
 
 const fileDigest = async (path: string): Promise<string> => `sha256:${sha256Hex(await readFile(path))}`;
 
@@ -48,7 +55,7 @@ export function registerReleaseCommands(program: Command, ctx: CliContext): void
     .option('--product <id>', 'product id')
     .option('--min-svn <n>', 'minimum security version for the signer form', parseCount)
     .option('--svn <n>', "the release's security version (compared with the policy floor)", parseCount)
-    .option('--config <name=alg:hex>', 'security-sensitive configuration digest (repeatable)', collect)
+    .option('--config <name=alg:hex>', 'security-sensitive configuration digest (repeatable)', collectPairs)
     .option('--sbom <file>', 'SBOM file; its SHA-256 is recorded')
     .option('--provenance <file>', 'provenance statement file; its SHA-256 is recorded')
     .action(async (workload: string, options: Record<string, unknown>, command: Command) => {
@@ -60,7 +67,7 @@ export function registerReleaseCommands(program: Command, ctx: CliContext): void
         ...(options.product !== undefined ? { product: options.product } : {}),
         ...(options.minSvn !== undefined ? { minSvn: options.minSvn } : {}),
         ...(options.svn !== undefined ? { securityVersion: options.svn } : {}),
-        ...(options.config ? { config: parsePairs(options.config as string[], '--config') } : {}),
+        ...(options.config ? { config: options.config } : {}),
         ...(options.sbom ? { sbom: await fileDigest(options.sbom as string) } : {}),
         ...(options.provenance ? { provenance: await fileDigest(options.provenance as string) } : {}),
       };
@@ -88,6 +95,11 @@ export function registerReleaseCommands(program: Command, ctx: CliContext): void
     .action(async (workload: string, version: string, options: { json?: boolean }, command: Command) => {
       const shown = await (await ctx.client(command)).get<ReleaseView>(`/v1/workloads/${encodeName(workload)}/releases/${encodeName(version)}`);
       if (options.json) return ctx.out.json(shown);
-      ctx.out.line(JSON.stringify(shown, null, 2));
+      ctx.out.line(`release     ${shown.workload} ${shown.version} (${shown.status})`);
+      ctx.out.line(`digest      ${shown.digest}`);
+      ctx.out.line(`registered  ${shown.createdAt}`);
+      ctx.out.line(`security    version ${shown.securityVersion}`);
+      for (const [tee, values] of Object.entries(shown.references)) ctx.out.line(`reference   ${tee}: ${JSON.stringify(values)}`);
+      for (const [name, digest] of Object.entries(shown.config)) ctx.out.line(`config      ${name} = ${digest.alg}:${digest.hex}`);
     });
 }

@@ -1,16 +1,20 @@
 import { join } from 'node:path';
-import type { Command} from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
 import type { CliContext } from '../context.js';
 import { memberKeyPath } from '../home.js';
-import { DEFAULT_DATA_DIR, initialise } from './init.js';
-import { parseCount } from './release.js';
+import { DEFAULT_DATA_DIR, initialise, parseTenant } from './init.js';
+import { parseBounded, parseCount } from './release.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7800';
 
-function parseListen(value: string): { host: string; port: number } {
+interface Listen {
+  host: string;
+  port: number;
+}
+
+function parseListen(value: string): Listen {
   const at = value.lastIndexOf(':');
   const host = value.slice(0, at).replace(/^\[(.*)\]$/, '$1');
   const port = Number(value.slice(at + 1));
@@ -21,7 +25,7 @@ function parseListen(value: string): { host: string; port: number } {
 interface ServeFlags {
   dataDir: string;
   store?: string;
-  listen: string;
+  listen: Listen;
   tenant: string;
   checkpointInterval: number;
   bodyLimit: number;
@@ -35,17 +39,28 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .description('Run the control plane (the only command that opens the store)')
     .option('--data-dir <dir>', 'data directory: keys, and the SQLite store unless --store', DEFAULT_DATA_DIR)
     .option('--store <url>', 'postgres://… to use PostgreSQL (default: SQLite in the data directory; env COVENANT_STORE)')
-    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
-    .option('--tenant <name>', 'tenant', DEFAULT_TENANT)
+    .addOption(new Option('--listen <host:port>', 'address to listen on').argParser(parseListen).default(parseListen(DEFAULT_LISTEN), DEFAULT_LISTEN))
+    .option('--tenant <name>', 'tenant', parseTenant, DEFAULT_TENANT)
     .option('--checkpoint-interval <seconds>', 'sign and store a checkpoint this often (0: only on demand)', parseCount, 60)
     .option('--body-limit <bytes>', 'largest accepted request body', parseCount, 1024 * 1024)
-    .option('--signature-window <seconds>', 'accepted clock skew of signed requests (replay window)', parseCount, 300)
+    .option('--signature-window <seconds>', 'accepted clock skew of signed requests (replay window, 1-86400)', parseBounded(1, 86_400), 300)
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (flags: ServeFlags) => {
-      const listen = parseListen(flags.listen);
+      const listen = flags.listen;
+      // Keys, database and logs are the server's alone.
+      process.umask(0o077);
       if (!(await tenantKeysExist(flags.dataDir, flags.tenant))) {
-        const result = await initialise(ctx, { dataDir: flags.dataDir, tenant: flags.tenant, name: 'admin', alg: 'ed25519', server: `http://${flags.listen}` });
+        const result = await initialise(ctx, {
+          dataDir: flags.dataDir,
+          tenant: flags.tenant,
+          name: 'admin',
+          keepName: true,
+          alg: 'ed25519',
+          server: `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
+          keepProfile: true,
+        });
         ctx.out.line(`initialised a new data directory ${result.dataDir}; admin member "${result.member}" signs with ${memberKeyPath(ctx.home())}`);
+        if (!result.profileUpdated) ctx.out.line(`note: ${ctx.home()}/profile.json already names a server and log key; left unchanged`);
       }
       const storeUrl = flags.store ?? ctx.env.COVENANT_STORE;
       // Loaded on demand: the server's dependencies would slow every other command's start.
