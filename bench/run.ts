@@ -7,16 +7,26 @@
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchPostgresAppends, benchSqliteAppends, type AppendFigures, type AppendOptions } from './ledger.js';
 import { benchProofs, type ProofComparison, type ProofFigures, type ProofOptions } from './proof.js';
 import { benchPgUrl, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, msSince, now, probePostgres, redact } from './support.js';
 
-const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 3_000, rounds: 3 };
+const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 3_000, rounds: 5 };
 const PROOFS: ProofOptions = { entries: 1_000_000, fillChunk: 50_000, samples: 2_000, verifyEvery: 10 };
 
-// dist/bench/run.js → <project>/bench/results.json
-const RESULTS = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+// Compiled: <project>/dist/bench/run.js; run from source: <project>/bench/run.ts.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.basename(path.dirname(HERE)) === 'dist' ? path.dirname(path.dirname(HERE)) : path.dirname(HERE);
+const RESULTS = path.join(ROOT, 'bench', 'results.json');
+
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+}
 
 function progress(message: string): void {
   console.error(`… ${message}`);
@@ -53,6 +63,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  const loadBefore = loadAverage();
   const started = now();
   progress(`sqlite appends: ${APPENDS.rounds} × (raw inserts, ${fmtInt(APPENDS.appends)} appends with ${fmtInt(APPENDS.inFlight)} in flight)`);
   const sqlite = await benchSqliteAppends(APPENDS);
@@ -62,10 +73,12 @@ async function main(): Promise<number> {
   const proofs: ProofFigures = await benchProofs(PROOFS);
   const totalMs = msSince(started);
 
-  const inclusionGoal = `goal < ${fmtMs(proofs.inclusion.goalMs)}  ${goalWord(proofs.inclusion.met)}${proofs.inclusion.met && proofs.inclusion.proof.p99Ms >= proofs.inclusion.goalMs ? ' (median; p99 is above)' : ''}`;
+  const loadAfter = loadAverage();
+  const inclusionGoal = `goal < ${proofs.inclusion.goalMs} ms  ${goalWord(proofs.inclusion.met)}${proofs.inclusion.met && proofs.inclusion.proof.p99Ms >= proofs.inclusion.goalMs ? ' (median; p99 is above)' : ''}`;
   const lines = [
     `Covenant bench — node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} CPUs; PostgreSQL ${redact(pgUrl)}`,
     `appends: medians of ${APPENDS.rounds} interleaved rounds; proofs: ${fmtInt(PROOFS.samples)} samples each, interleaved with the point select`,
+    `load average (1/5/15 min): ${loadBefore} before, ${loadAfter} after`,
     '',
     appendLine(sqlite),
     appendLine(postgres),
@@ -84,6 +97,7 @@ async function main(): Promise<number> {
     node: process.version,
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.cpus().length,
+    loadAverage: { before: loadBefore, after: loadAfter },
     totalMs,
     appends: { sqlite, postgres },
     proofs,
