@@ -5,7 +5,7 @@ import type { ControlPlane } from '../app/control-plane.js';
 import { CovenantError } from '../core/errors.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
-import { notFoundHandler, problemHandler } from './problem.js';
+import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
@@ -25,6 +25,9 @@ export interface ServerOptions {
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Longest path parameter the router matches, percent-encoded (bigger ones are 400s). */
+const MAX_PARAM_LENGTH = 1024;
+
 /** Signatures, nonces and keys never reach a log line. */
 export const REDACTED_PATHS = ['req.headers.signature', 'req.headers["signature-input"]', 'req.headers.authorization', 'req.headers.cookie'];
 
@@ -33,15 +36,22 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    // Workload names contain '/', sent percent-encoded inside one path segment.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Workload names contain '/', sent percent-encoded inside one path segment. The
+    // router's default limit (100 characters, counted percent-encoded) is shorter than
+    // a valid 128-character workload name; the route schemas bound what gets through.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
+    // Malformed percent-encoding and over-long parameters are refused before routing;
+    // they are answered as problem documents like every other error.
+    frameworkErrors: (error, request, reply) => problemHandler(error, request, reply),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(problemHandler);
   app.setNotFoundHandler(notFoundHandler);
 
+  // JSON only: fastify's built-in text/plain parser would hand a string to the routes.
+  app.removeContentTypeParser('text/plain');
   // Keep the exact bytes: the request signature's Content-Digest covers them.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -55,12 +65,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.addHook('preValidation', async (request) => {
-    if (!MUTATING.has(request.method)) return;
+    // An unknown route is a 404 whoever asks; no nonce is spent on it.
+    if (!MUTATING.has(request.method) || request.is404) return;
     request.signer = await authenticate(request, tenant, {
       store: cp.store,
       clock: cp.clock,
       windowSeconds: options.signatureWindowSeconds ?? 300,
     });
+  });
+
+  // After schema validation, so type errors are reported first.
+  app.addHook('preHandler', async (request) => {
+    if (!request.is404) rejectNulCharacters(request);
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -40,15 +40,25 @@ export function toProblem(error: CovenantError, instance?: string): Problem {
 function classify(error: FastifyError): CovenantError {
   if (error instanceof CovenantError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
-    const issues = error.validation.map((issue) => {
+    const where = error.validationContext ?? 'body';
+    const issues = error.validation.flatMap((issue): FieldIssue[] => {
       const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const where = error.validationContext ?? 'body';
-      return { field: path ? `${where}.${path}` : where, message: issue.message ?? 'is invalid' };
+      const field = path ? `${where}.${path}` : where;
+      // A strict object's unknown keys: name each one as the offending field.
+      const keys = (issue.params as { keys?: unknown } | undefined)?.keys;
+      if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
+        return keys.map((key) => ({ field: `${field}.${String(key)}`, message: 'is not a known field' }));
+      }
+      return [{ field, message: issue.message ?? 'is invalid' }];
     });
     const detail = issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
     return new CovenantError('validation-failed', detail, { issues });
   }
   switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return new CovenantError('bad-request', 'the request URL is not valid percent-encoded UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new CovenantError('bad-request', 'a path parameter of the request URL is too long');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new CovenantError('payload-too-large', 'request body exceeds the configured limit');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -62,6 +72,39 @@ function classify(error: FastifyError): CovenantError {
     return new CovenantError('bad-request', error.message);
   }
   return new CovenantError('internal', 'internal error; see the server log');
+}
+
+/**
+ * Refuses U+0000 anywhere in the path parameters, query and body. No name or text
+ * the API stores may contain it, and PostgreSQL text cannot hold it at all: without
+ * this check the same request would be stored on SQLite and fail on PostgreSQL.
+ * Iterative, so a deeply nested body cannot exhaust the stack.
+ */
+export function rejectNulCharacters(request: FastifyRequest): void {
+  const stack: [string, unknown][] = [
+    ['params', request.params],
+    ['querystring', request.query],
+    ['body', request.body],
+  ];
+  const issues: FieldIssue[] = [];
+  while (stack.length > 0 && issues.length < 10) {
+    const [field, value] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) issues.push({ field, message: 'must not contain the NUL character (U+0000)' });
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => stack.push([`${field}.${i}`, item]));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        const path = `${field}.${key}`;
+        if (key.includes('\u0000')) issues.push({ field: path, message: 'must not contain the NUL character (U+0000)' });
+        stack.push([path, item]);
+      }
+    }
+  }
+  if (issues.length > 0) {
+    const detail = issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+    throw new CovenantError('validation-failed', detail, { issues });
+  }
 }
 
 export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

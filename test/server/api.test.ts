@@ -26,7 +26,6 @@ import {
   listRoutes,
   seedWorkload,
   sha256,
-  treeSize,
   useTestServer,
   type ServerFixture,
 } from './support.js';

@@ -20,7 +20,6 @@ import {
   mutatingRoutes,
   seedWorkload,
   send,
-  sha256,
   signatureHeaders,
   treeSize,
   useTestServer,

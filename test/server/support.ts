@@ -205,7 +205,7 @@ export function listRoutes(app: FastifyInstance): RouteInfo[] {
   const stack: string[] = [];
   const routes: RouteInfo[] = [];
   for (const line of lines) {
-    const match = /^((?:[│ ]   )*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/u.exec(line);
+    const match = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/u.exec(line);
     if (!match) continue;
     const depth = [...match[1]!].length / 4;
     const path = (stack[depth - 1] ?? '') + match[2]!;

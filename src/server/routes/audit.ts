@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { findMember } from '../../ceremony/members.js';
-import { authorize } from '../../ceremony/gate.js';
-import { CovenantError } from '../../core/errors.js';
+import { authorized } from '../../ceremony/members.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -115,9 +113,9 @@ export function auditRoutes(app: FastifyInstance, { cp, tenant }: RouteContext):
   );
 
   api.post('/v1/audit/checkpoints', { schema: { tags, summary: 'Sign and store a checkpoint of the current tree now' } }, async (request, reply) => {
-    const signer = signerOf(request);
-    const verdict = authorize(await findMember(cp.store.db, tenant, signer), 'checkpoint');
-    if (!verdict.allowed) throw new CovenantError('forbidden', verdict.reason);
+    // Through the spine, so that a refusal is ledgered like every other one; an
+    // allowed request appends nothing (the checkpoint is not a ledger entry).
+    await cp.execute(tenant, authorized(signerOf(request), 'checkpoint', 'checkpoint.create', async () => ({ entries: [], result: undefined })));
     const stored = await cp.checkpointer.checkpoint(tenant);
     return reply.code(201).send({ size: stored.size, root: hex(stored.root), note: stored.note, createdAt: stored.createdAt });
   });
