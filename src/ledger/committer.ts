@@ -41,6 +41,12 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+interface Outcome {
+  readonly result?: unknown;
+  readonly error?: unknown;
+  readonly entries: LedgerEntry[];
+}
+
 interface TenantQueue {
   waiting: Pending[];
   flushing: boolean;
@@ -108,29 +114,39 @@ export class Committer {
   async #flush(tenant: string, queue: TenantQueue): Promise<void> {
     const batch = queue.waiting.splice(0, this.#maxBatch);
     try {
-      const outcomes = await this.#commit(tenant, batch);
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i]!;
-        if (outcome.error) pending.reject(outcome.error);
-        else pending.resolve({ result: outcome.result, entries: outcome.entries });
-      });
+      await this.#settle(tenant, batch);
     } catch (error) {
-      this.#heads.delete(tenant);
-      for (const pending of batch) pending.reject(error);
+      // One command's unexpected failure must not fail the commands that merely
+      // shared its transaction: retry each alone, so only the culprit fails.
+      if (batch.length === 1) batch[0]!.reject(error);
+      else for (const pending of batch) await this.#settle(tenant, [pending]).catch((alone: unknown) => pending.reject(alone));
     }
     if (queue.waiting.length > 0) this.#schedule(tenant, queue);
     else queue.flushing = false;
   }
 
-  async #commit(
-    tenant: string,
-    batch: readonly Pending[],
-  ): Promise<{ result?: unknown; error?: unknown; entries: LedgerEntry[] }[]> {
+  async #settle(tenant: string, batch: readonly Pending[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.#commitBatch(tenant, batch);
+    } catch (error) {
+      this.#heads.delete(tenant);
+      throw error;
+    }
+    this.#onBatch?.(batch.length, outcomes.reduce((sum, outcome) => sum + outcome.entries.length, 0));
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.error) pending.reject(outcome.error);
+      else pending.resolve({ result: outcome.result, entries: outcome.entries });
+    });
+  }
+
+  async #commitBatch(tenant: string, batch: readonly Pending[]): Promise<Outcome[]> {
     return this.store.writeTransaction(tenant, async (tx) => {
       const head = await this.#loadHead(tx, tenant);
       const now = this.clock();
       const time = now.toISOString();
-      const outcomes: { result?: unknown; error?: unknown; entries: LedgerEntry[] }[] = [];
+      const outcomes: Outcome[] = [];
       const rows: { seq: number; type: string; actor: string; workload: string | null; time: string; body: Buffer }[] = [];
       const leaves: Uint8Array[] = [];
       let size = head.size;
@@ -189,7 +205,6 @@ export class Committer {
         // Cached only once the transaction has committed (see #flush's catch).
         this.#heads.set(tenant, { size, root: root, frontier: appended.frontier });
       }
-      this.#onBatch?.(batch.length, rows.length);
       return outcomes;
     });
   }

@@ -43,20 +43,23 @@ describeEachBackend('group commit', (backend) => {
     expect((await new LedgerReader(instance().store.db).head(TENANT)).size).toBe(2);
   });
 
-  it('an unexpected failure rolls the whole batch back and the next batch starts clean', async () => {
-    const committer = new Committer(instance().store, noProjection, () => new Date());
-    const ok = committer.append(TENANT, [entry(1)]);
+  it('an unexpected failure fails only its own command, not the ones sharing its batch', async () => {
+    const batches: number[] = [];
+    const committer = new Committer(instance().store, noProjection, () => new Date(), { onBatch: (units) => batches.push(units) });
+    const before = committer.append(TENANT, [entry(1)]);
     const broken = committer.submit(TENANT, async () => {
       throw new Error('disk on fire');
     });
+    const after = committer.append(TENANT, [entry(2)]);
     await expect(broken).rejects.toThrow('disk on fire');
-    await expect(ok).rejects.toThrow('disk on fire');
-    const after = await committer.append(TENANT, [entry(3)]);
-    expect(after.entries[0]!.seq).toBe(0);
+    expect((await before).entries[0]!.seq).toBe(0);
+    expect((await after).entries[0]!.seq).toBe(1);
+    // The shared attempt rolled back; the retries committed one by one.
+    expect(batches).toEqual([1, 1]);
     const reader = new LedgerReader(instance().store.db);
     const rows = await reader.rawEntries(TENANT, 0, 10);
-    expect(rows.map((row) => JSON.parse(Buffer.from(row.body).toString('utf8')).payload)).toEqual([{ n: 3 }]);
-    expect(Buffer.from((await reader.head(TENANT)).root)).toEqual(merkleTreeHash([leafHash(rows[0]!.body)]));
+    expect(rows.map((row) => JSON.parse(Buffer.from(row.body).toString('utf8')).payload)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(Buffer.from((await reader.head(TENANT)).root)).toEqual(merkleTreeHash(rows.map((row) => leafHash(row.body))));
   });
 });
 
