@@ -116,6 +116,8 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
   if (reason.length > MAX_REASON_LENGTH) {
     throw invalid('reason', `must be at most ${MAX_REASON_LENGTH} characters, got ${reason.length}`);
   }
+  // The reason is stored as text in the ledger and the store; PostgreSQL text cannot hold NUL.
+  if (reason.includes('\u0000')) throw invalid('reason', 'must not contain the NUL character');
 
   if (current !== null) {
     if (current.document.tenant !== tenant || current.document.workload !== workload) {

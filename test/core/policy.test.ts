@@ -164,6 +164,12 @@ describe('decidePolicyUpdate', () => {
     expect(error.issues[0]?.field).toBe('reason');
   });
 
+  it('refuses a NUL character in the reason (no store could keep it)', () => {
+    const error = rejection(() => decide(v1, { floor: 1, reason: 'a\u0000b' }));
+    expect(error.type).toBe('validation-failed');
+    expect(error.issues[0]?.field).toBe('reason');
+  });
+
   it.each([
     ['a syntax error', 'svn >= ', /syntax error: Unexpected token/],
     ['a type error', 'svn == "1"', /type error: no such overload/],
