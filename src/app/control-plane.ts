@@ -14,9 +14,7 @@ const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyP
  * The projection of the whole ledger: every entry type that changes state has a
  * handler; the rest (refusals, benchmark entries) leave state alone.
  */
-export const projectEntry: Projector = async (tx: Tx, entry: LedgerEntry) => {
-  await handlers[entry.type]?.(tx, entry);
-};
+export const projectEntry: Projector = (tx: Tx, entry: LedgerEntry) => handlers[entry.type]?.(tx, entry);
 
 export interface ControlPlaneOptions {
   readonly store: Store;

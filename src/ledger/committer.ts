@@ -1,8 +1,7 @@
-import { canonicalJson } from '../core/canonical.js';
 import type { Clock } from '../core/clock.js';
 import { CovenantError } from '../core/errors.js';
-import type { Store, Tx } from '../store/store.js';
-import type { LedgerEntry, NewEntry } from './entry.js';
+import type { LedgerEntryRow, Store, Tx } from '../store/store.js';
+import { encodeEntry, type LedgerEntry, type NewEntry } from './entry.js';
 import { appendLeaves, frontierPlan, leafHash, rootFromFrontier, type NodeId } from './merkle.js';
 import { fetchNodes, nodeLookup } from './tree-store.js';
 
@@ -27,8 +26,11 @@ export interface UnitContext {
  */
 export type Unit<T> = (tx: Tx, ctx: UnitContext) => Promise<Decision<T>>;
 
-/** Applies one committed entry to the state tables (the projection of the ledger). */
-export type Projector = (tx: Tx, entry: LedgerEntry) => Promise<void>;
+/**
+ * Applies one committed entry to the state tables (the projection of the ledger).
+ * Returns nothing for entry types that change no state, sparing the hot path an await.
+ */
+export type Projector = (tx: Tx, entry: LedgerEntry) => Promise<void> | undefined;
 
 export interface Committed<T> {
   readonly result: T;
@@ -63,8 +65,6 @@ export interface CommitterOptions {
   readonly maxBatch?: number;
   readonly onBatch?: (units: number, entries: number) => void;
 }
-
-const INSERT_CHUNK = 500;
 
 /**
  * Group commit: commands submitted while a transaction is in flight share the next
@@ -147,7 +147,7 @@ export class Committer {
       const now = this.clock();
       const time = now.toISOString();
       const outcomes: Outcome[] = [];
-      const rows: { seq: number; type: string; actor: string; workload: string | null; time: string; body: Buffer }[] = [];
+      const rows: LedgerEntryRow[] = [];
       const leaves: Uint8Array[] = [];
       let size = head.size;
 
@@ -166,7 +166,7 @@ export class Committer {
         const committed: LedgerEntry[] = [];
         for (const entry of decision.entries) {
           const full: LedgerEntry = { ...entry, seq: size++, tenant, time };
-          const body = Buffer.from(canonicalJson(full), 'utf8');
+          const body = encodeEntry(full);
           rows.push({
             seq: full.seq,
             type: full.type,
@@ -177,7 +177,8 @@ export class Committer {
           });
           leaves.push(leafHash(body));
           committed.push(full);
-          await this.project(tx, full);
+          const projected = this.project(tx, full);
+          if (projected) await projected;
         }
         outcomes.push('rejection' in decision ? { error: decision.rejection, entries: committed } : { result: decision.result, entries: committed });
       }
@@ -185,18 +186,7 @@ export class Committer {
       if (rows.length > 0) {
         const appended = appendLeaves(head.size, head.frontier, leaves);
         const root = rootFromFrontier(size, appended.frontier);
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          await tx
-            .insertInto('ledger_entries')
-            .values(rows.slice(i, i + INSERT_CHUNK).map((row) => ({ tenant, ...row })))
-            .execute();
-        }
-        for (let i = 0; i < appended.nodes.length; i += INSERT_CHUNK) {
-          await tx
-            .insertInto('ledger_nodes')
-            .values(appended.nodes.slice(i, i + INSERT_CHUNK).map((node) => ({ tenant, level: node.level, idx: node.idx, hash: node.hash })))
-            .execute();
-        }
+        await this.store.insertLedgerRows(tx, tenant, rows, appended.nodes);
         if (head.size === 0) {
           await tx.insertInto('ledger_heads').values({ tenant, size, root: root }).execute();
         } else {

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical.js';
 import type { Actor } from '../core/model.js';
 
 /**
@@ -19,3 +20,16 @@ export interface LedgerEntry<P = unknown> {
 
 /** An entry as produced by a decision, before the committer gives it a position and time. */
 export type NewEntry<P = unknown> = Omit<LedgerEntry<P>, 'seq' | 'time' | 'tenant'>;
+
+/**
+ * The leaf bytes of an entry: exactly `canonicalJson(entry)`, with the envelope
+ * written directly (its keys are fixed, so their RFC 8785 order is known) and only the
+ * payload canonicalised. This runs once per append, on the ledger's hot path.
+ */
+export function encodeEntry(entry: LedgerEntry): Buffer {
+  const workload = entry.workload === undefined ? '' : `,"workload":${JSON.stringify(entry.workload)}`;
+  return Buffer.from(
+    `{"actor":${JSON.stringify(entry.actor)},"payload":${canonicalJson(entry.payload)},"seq":${entry.seq},"tenant":${JSON.stringify(entry.tenant)},"time":${JSON.stringify(entry.time)},"type":${JSON.stringify(entry.type)}${workload}}`,
+    'utf8',
+  );
+}

@@ -168,6 +168,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         throw err;
       }
     },
+    async insertLedgerRows(tx, tenant, entries, nodes): Promise<void> {
+      // One statement per table whatever the batch size: arrays travel as parameters.
+      if (entries.length > 0) {
+        await sql`insert into ledger_entries (tenant, seq, type, actor, workload, time, body)
+          select ${tenant}, * from unnest(
+            ${entries.map((e) => e.seq)}::bigint[], ${entries.map((e) => e.type)}::text[], ${entries.map((e) => e.actor)}::text[],
+            ${entries.map((e) => e.workload)}::text[], ${entries.map((e) => e.time)}::text[], ${entries.map((e) => Buffer.from(e.body))}::bytea[])`.execute(tx);
+      }
+      if (nodes.length > 0) {
+        await sql`insert into ledger_nodes (tenant, level, idx, hash)
+          select ${tenant}, * from unnest(${nodes.map((n) => n.level)}::bigint[], ${nodes.map((n) => n.idx)}::bigint[], ${nodes.map((n) => Buffer.from(n.hash))}::bytea[])`.execute(tx);
+      }
+    },
     async ping(): Promise<void> {
       try {
         await sql`select 1`.execute(db);

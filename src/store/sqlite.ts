@@ -197,6 +197,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 
   const db = new Kysely<Schema>({ dialect: new CovenantSqliteDialect(database) });
   let closed: Promise<void> | undefined;
+  let ledgerInserts: { entry: Database.Statement; node: Database.Statement } | undefined;
 
   const store: Store = {
     kind: 'sqlite',
@@ -215,6 +216,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
         }
         throw err;
       }
+    },
+    async insertLedgerRows(_tx, tenant, entries, nodes): Promise<void> {
+      // The raw handle is the transaction's own single connection, so these statements
+      // run inside the open transaction.
+      ledgerInserts ??= {
+        entry: database.prepare('insert into ledger_entries (tenant, seq, type, actor, workload, time, body) values (?, ?, ?, ?, ?, ?, ?)'),
+        node: database.prepare('insert into ledger_nodes (tenant, level, idx, hash) values (?, ?, ?, ?)'),
+      };
+      const { entry, node } = ledgerInserts;
+      for (const row of entries) entry.run(tenant, row.seq, row.type, row.actor, row.workload, row.time, row.body);
+      for (const row of nodes) node.run(tenant, row.level, row.idx, row.hash);
     },
     async ping(): Promise<void> {
       try {

@@ -1,7 +1,10 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, LedgerEntriesTable, LedgerNodesTable } from './schema.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
+
+export type LedgerEntryRow = Omit<LedgerEntriesTable, 'tenant'>;
+export type LedgerNodeRow = Omit<LedgerNodesTable, 'tenant'>;
 export type Tx = Transaction<Database>;
 
 /**
@@ -25,6 +28,12 @@ export interface Store {
    * what the previous lock holder committed.
    */
   writeTransaction<T>(tenant: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Inserts a group commit's ledger rows inside `writeTransaction`: the ledger's hot
+   * path, so each backend writes it its own fastest way (SQLite: cached prepared
+   * statements; PostgreSQL: one `unnest` insert per table).
+   */
+  insertLedgerRows(tx: Tx, tenant: string, entries: readonly LedgerEntryRow[], nodes: readonly LedgerNodeRow[]): Promise<void>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

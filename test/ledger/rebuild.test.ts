@@ -36,7 +36,7 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
     const fresh = await backend.create();
     try {
       // Replay in the ledger's order, one entry per transaction, as a rebuild tool would.
-      for (const entry of entries) await fresh.store.writeTransaction(plane.tenant, (tx) => projectEntry(tx, entry));
+      for (const entry of entries) await fresh.store.writeTransaction(plane.tenant, async (tx) => projectEntry(tx, entry));
       const rebuilt = await projectionRows(fresh.store);
       const stored = await projectionRows(instance().store);
       expect(rebuilt.releases!.length).toBeGreaterThan(0);

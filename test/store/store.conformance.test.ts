@@ -38,9 +38,7 @@ const PRIMARY_KEYS: Record<string, string[]> = {
 const SECONDARY_INDEXES: Record<string, string[][]> = {
   ledger_entries: [
     ['tenant', 'type'],
-    ['tenant', 'actor'],
     ['tenant', 'workload'],
-    ['tenant', 'time'],
   ],
   request_nonces: [['expires_at']],
 };
