@@ -13,7 +13,7 @@ import { benchPostgresAppends, benchSqliteAppends, type AppendFigures, type Appe
 import { benchProofs, type ProofComparison, type ProofFigures, type ProofOptions } from './proof.js';
 import { benchPgUrl, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, msSince, now, probePostgres, redact } from './support.js';
 
-const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 3_000, rounds: 5 };
+const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 2_000, rounds: 5 };
 const PROOFS: ProofOptions = { entries: 1_000_000, fillChunk: 50_000, samples: 2_000, verifyEvery: 10 };
 
 // Compiled: <project>/dist/bench/run.js; run from source: <project>/bench/run.ts.
