@@ -43,7 +43,9 @@ export interface Release {
   readonly createdAt: string;
 }
 
-export type TcbStatus = 'UpToDate' | 'SWHardeningNeeded' | 'ConfigurationNeeded' | 'ConfigurationAndSWHardeningNeeded' | 'OutOfDate';
+/** TCB statuses from best to worst; a policy's `requiredTcbStatus` is kept in this order. */
+export const TCB_STATUSES = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate'] as const;
+export type TcbStatus = (typeof TCB_STATUSES)[number];
 
 export interface AcceptedRelease {
   readonly version: string;

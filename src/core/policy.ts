@@ -1,16 +1,7 @@
 import { contentDigest } from './canonical.js';
 import { CovenantError } from './errors.js';
-import type { AcceptedRelease, PolicyDocument, PolicyVersion, Release, TcbStatus } from './model.js';
+import { TCB_STATUSES, type AcceptedRelease, type PolicyDocument, type PolicyVersion, type Release, type TcbStatus } from './model.js';
 import { releaseVersionProblem, ruleNameProblem, tenantNameProblem, workloadNameProblem } from './names.js';
-
-/** TCB statuses from best to worst; `requiredTcbStatus` is kept in this order. */
-export const TCB_STATUSES: readonly TcbStatus[] = Object.freeze([
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-] as const);
 
 /** The part of a policy document an update can change. */
 export type PolicySettings = Pick<

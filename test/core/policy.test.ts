@@ -1,12 +1,12 @@
 import { checkRule } from '../../src/policy/cel.js';
 import { rejection } from '../support/errors.js';
+import { TCB_STATUSES } from '../../src/core/model.js';
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { contentDigest } from '../../src/core/canonical.js';
 import { CovenantError } from '../../src/core/errors.js';
 import type { PolicyDocument, PolicyVersion, Release, ReleaseStatus, TcbStatus } from '../../src/core/model.js';
 import {
-  TCB_STATUSES,
   decidePolicyUpdate,
   initialPolicy,
   policyInForceAt,

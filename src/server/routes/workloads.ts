@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CovenantError } from '../../core/errors.js';
-import { TEE_CLASSES, type PolicyVersion, type Release } from '../../core/model.js';
+import { TCB_STATUSES, TEE_CLASSES, type PolicyVersion, type Release } from '../../core/model.js';
 import { createWorkload, registerRelease, updatePolicy } from '../../policy/commands.js';
 import { diffPolicies } from '../../policy/diff.js';
 import {
@@ -15,8 +15,6 @@ import {
   requireWorkload,
 } from '../../policy/queries.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
-
-const TCB_STATUSES = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate'] as const;
 
 const workloadParams = z.strictObject({ workload: z.string().min(1).max(128) });
 
