@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { CovenantError } from '../core/errors.js';
+import { policyInForceAt } from '../core/policy.js';
 import type { PolicyDocument, PolicyVersion, Release, ReleaseDocument, ReleaseStatus, Workload } from '../core/model.js';
 import type { Database, PolicyVersionsTable, ReleasesTable } from '../store/schema.js';
 import type { Tx } from '../store/store.js';
@@ -80,16 +81,7 @@ export async function policyHistory(db: Db, tenant: string, workload: string): P
   return rows.map(policyFromRow);
 }
 
-/** The version in force at `at`: the newest created at or before it. */
+/** The version in force at `at` (the rule is core's; a workload's history is short). */
 export async function policyAt(db: Db, tenant: string, workload: string, at: Date): Promise<PolicyVersion | null> {
-  const row = await db
-    .selectFrom('policy_versions')
-    .selectAll()
-    .where('tenant', '=', tenant)
-    .where('workload', '=', workload)
-    .where('created_at', '<=', at.toISOString())
-    .orderBy('number', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row ? policyFromRow(row) : null;
+  return policyInForceAt(await policyHistory(db, tenant, workload), at) ?? null;
 }
