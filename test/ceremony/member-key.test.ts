@@ -12,24 +12,8 @@ import {
   parseMemberPublicKey,
   type MemberKeyAlg,
 } from '../../src/ceremony/member-key.js';
+import { RFC_ED25519_PRIVATE_PEM, RFC_ED25519_PUBLIC_PEM, RFC_P256_PUBLIC_PEM } from '../fixtures/rfc9421-keys.js';
 
-/** RFC 9421 §B.1.4 test-key-ed25519 and §B.1.3 test-key-ecc-p256: public test keys. */
-const RFC_ED25519_PUBLIC_PEM = [
-  '-----BEGIN PUBLIC KEY-----',
-  'MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=',
-  '-----END PUBLIC KEY-----',
-].join('\n');
-const RFC_ED25519_PRIVATE_PEM = [
-  '-----BEGIN PRIVATE KEY-----',
-  'MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF',
-  '-----END PRIVATE KEY-----',
-].join('\n');
-const RFC_P256_PUBLIC_PEM = [
-  '-----BEGIN PUBLIC KEY-----',
-  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lf',
-  'w0EkjqF7xB4FivAxzic30tMM4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==',
-  '-----END PUBLIC KEY-----',
-].join('\n');
 const RFC_P256_PRIVATE_SEC1_PEM = [
   '-----BEGIN EC PRIVATE KEY-----',
   'MHcCAQEEIFKbhfNZfpDsW43+0+JjUr9K+bTeuxopu653+hBaXGA7oAoGCCqGSM49',

@@ -16,28 +16,11 @@ import {
   type RequestParts,
   type SignatureHeaders,
 } from '../../src/ceremony/signed-request.js';
+import { RFC_ED25519_PRIVATE_PEM, RFC_ED25519_PUBLIC_PEM, RFC_P256_PUBLIC_PEM } from '../fixtures/rfc9421-keys.js';
 
 // --- RFC 9421 Appendix B / RFC 9530 published test material -----------------
 
-/** RFC 9421 §B.1.4 test-key-ed25519. */
-const RFC_ED25519_PUBLIC_PEM = [
-  '-----BEGIN PUBLIC KEY-----',
-  'MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=',
-  '-----END PUBLIC KEY-----',
-].join('\n');
-const RFC_ED25519_PRIVATE_PEM = [
-  '-----BEGIN PRIVATE KEY-----',
-  'MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF',
-  '-----END PRIVATE KEY-----',
-].join('\n');
 
-/** RFC 9421 §B.1.3 test-key-ecc-p256 (public half). */
-const RFC_P256_PUBLIC_PEM = [
-  '-----BEGIN PUBLIC KEY-----',
-  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lf',
-  'w0EkjqF7xB4FivAxzic30tMM4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==',
-  '-----END PUBLIC KEY-----',
-].join('\n');
 
 /** RFC 9421 §B.2.6, RFC 8792 line wrapping undone. */
 const RFC_B26_SIGNATURE_BASE = [

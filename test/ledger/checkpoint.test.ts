@@ -1,24 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { CovenantError } from '../../src/core/errors.js';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from '../../src/ledger/checkpoint.js';
 import { EMPTY_ROOT } from '../../src/ledger/merkle.js';
 import { formatVerifierKey, parseVerifierKey, signNote } from '../../src/ledger/note.js';
+import { expectRejected } from '../support/errors.js';
 
 const ROOT = Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64');
 const BODY = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';
 
-function rejects(fn: () => unknown, message: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(CovenantError);
-  expect((caught as CovenantError).type).toBe('bad-request');
-  expect((caught as CovenantError).message).toMatch(message);
-}
+const rejects = (fn: () => unknown, message?: RegExp): void => expectRejected(fn, 'bad-request', message);
 
 describe('checkpoint bodies', () => {
   it('formats and parses the C2SP example', () => {

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import { CovenantError } from '../../src/core/errors.js';
 import { MAX_SIGNATURES, formatVerifierKey, parseVerifierKey, signNote, verifyNote, type VerifierKey } from '../../src/ledger/note.js';
+import { expectRejected } from '../support/errors.js';
 
 const EXAMPLE_VKEY = 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k';
 const EXAMPLE_TEXT = 'This is an example message.\n';
@@ -13,17 +13,7 @@ function keyPair(name: string): { vkey: VerifierKey; privateKey: ReturnType<type
   return { vkey: parseVerifierKey(formatVerifierKey(name, publicKey)), privateKey };
 }
 
-function rejects(fn: () => unknown, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(CovenantError);
-  expect((caught as CovenantError).type).toBe('bad-request');
-  if (message !== undefined) expect((caught as CovenantError).message).toMatch(message);
-}
+const rejects = (fn: () => unknown, message?: RegExp): void => expectRejected(fn, 'bad-request', message);
 
 describe('verifier keys', () => {
   it('parses the C2SP example key and recomputes its key id', () => {

@@ -11,3 +11,10 @@ export function rejection(fn: () => unknown): CovenantError {
   }
   throw new Error('expected a rejection');
 }
+
+/** Expects a typed rejection of `type` whose message matches `message`. */
+export function expectRejected(fn: () => unknown, type: string, message?: RegExp): void {
+  const error = rejection(fn);
+  expect(error.type).toBe(type);
+  if (message !== undefined) expect(error.message).toMatch(message);
+}
