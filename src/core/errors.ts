@@ -24,6 +24,7 @@ export type ProblemType =
   | 'ledger-corrupt'
   | 'proof-unavailable'
   | 'rate-limited'
+  | 'evidence-invalid'
   | 'internal';
 
 const STATUS: Record<ProblemType, number> = {
@@ -47,6 +48,7 @@ const STATUS: Record<ProblemType, number> = {
   'ledger-corrupt': 500,
   'proof-unavailable': 404,
   'rate-limited': 429,
+  'evidence-invalid': 422,
   internal: 500,
 };
 
