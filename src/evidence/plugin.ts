@@ -1,4 +1,5 @@
 import { CovenantError } from '../core/errors.js';
+import type { JsonWebKey } from 'node:crypto';
 import type { Digest, TcbStatus, TeeClass } from '../core/model.js';
 
 /**
