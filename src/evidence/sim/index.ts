@@ -1,0 +1,17 @@
+export { simPlugin, SIM_WARNING } from './plugin.js';
+export { bindingFor, bindingMatches, REPORT_DATA_BYTES } from './binding.js';
+export {
+  SIM_MEDIA_TYPE,
+  SIM_EVIDENCE_VERSION,
+  SIM_REPORT_VERSION,
+  MAX_EVIDENCE_BYTES,
+  decodeEvidence,
+  encodeEvidence,
+  decodeReport,
+  encodeReport,
+  workloadSchema,
+  type SimEvidence,
+  type SimReport,
+  type SimWorkload,
+} from './format.js';
+export { toPem, pemBlocks } from './pem.js';

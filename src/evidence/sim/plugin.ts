@@ -1,0 +1,90 @@
+/**
+ * The `sim` evidence plugin: verifies reports from Covenant's simulated TEE.
+ *
+ * SIMULATED — OFFERS NO SECURITY. A "platform" here is an Ed25519 key on an ordinary
+ * computer, certified by a vendor root that `covenant sim init` made on that computer.
+ * Anyone holding either key can produce evidence for any measurement. It exists so that
+ * development, demos and fleet tests exercise the real verification path (chain,
+ * validity, signature, binding) without hardware. Never trust it in production.
+ */
+import { type KeyObject, verify as verifySignature } from 'node:crypto';
+import { CovenantError } from '../../core/errors.js';
+import { parseDigest } from '../../core/digest.js';
+import type { Digest } from '../../core/model.js';
+import { EvidenceError, type Claims, type EvidencePlugin, type VerifyContext } from '../plugin.js';
+import { checkValidity, findIssuer, parseCertificate, parseTrustAnchors, publicKeyOf } from './certificate.js';
+import { decodeEvidence, decodeReport, SIM_MEDIA_TYPE, SIM_REPORT_VERSION } from './format.js';
+
+export const SIM_WARNING = 'simulated TEE: this evidence offers no security and must not be trusted in production';
+
+function platformKey(certificate: ReturnType<typeof parseCertificate>): KeyObject {
+  let key: KeyObject;
+  try {
+    key = publicKeyOf(certificate);
+  } catch (error) {
+    throw new EvidenceError('unsupported', 'sim platform certificate has a public key Node cannot use', { cause: error });
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new EvidenceError('unsupported', `sim platform key must be Ed25519, got ${String(key.asymmetricKeyType)}`);
+  }
+  return key;
+}
+
+async function verifySim(evidence: Uint8Array, context: VerifyContext): Promise<Claims> {
+  if (!(context.now instanceof Date) || Number.isNaN(context.now.getTime())) {
+    throw new CovenantError('validation-failed', 'verify context: now must be a valid Date', {
+      issues: [{ field: 'now', message: 'must be a valid Date' }],
+    });
+  }
+  const decoded = decodeEvidence(evidence);
+  const platform = parseCertificate(decoded.platformCertificate, 'sim platform certificate');
+
+  // No shipped default: a sim vendor root is made locally, so trusting one is always
+  // an explicit choice of the operator.
+  if (context.trustAnchors === undefined || context.trustAnchors.length === 0) {
+    throw new EvidenceError('missing-collateral', 'sim evidence needs the vendor root as a trust anchor (there is no default for sim)');
+  }
+  const anchors = parseTrustAnchors(context.trustAnchors);
+  if (platform.isCa) throw new EvidenceError('chain', 'sim platform certificate is a CA certificate, not a platform');
+  const root = findIssuer(platform, anchors);
+  checkValidity(root, context.now, `sim vendor root (${root.subject})`);
+  checkValidity(platform, context.now, `sim platform certificate (${platform.subject})`);
+
+  const key = platformKey(platform);
+  let valid: boolean;
+  try {
+    valid = verifySignature(null, decoded.report, key, decoded.signature);
+  } catch (error) {
+    throw new EvidenceError('signature', 'sim report signature could not be checked', { cause: error });
+  }
+  if (!valid) throw new EvidenceError('signature', 'sim report signature does not verify with the platform key');
+
+  const report = decodeReport(decoded.report);
+  const config: Record<string, Digest> = {};
+  for (const [name, value] of Object.entries(report.configDigests).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    config[name] = parseDigest(value, `configDigests.${name}`);
+  }
+  return {
+    teeClass: 'sim',
+    measurements: [parseDigest(report.measurement, 'measurement')],
+    ...(report.signer === undefined ? {} : { signer: report.signer.toLowerCase() }),
+    ...(report.product === undefined ? {} : { product: report.product }),
+    securityVersion: report.svn,
+    debug: report.debug,
+    config,
+    reportData: report.reportData,
+    details: {
+      platform: platform.subject,
+      ...(platform.commonName === undefined ? {} : { platformId: platform.commonName }),
+      vendorRoot: root.subject,
+      version: SIM_REPORT_VERSION,
+      warning: SIM_WARNING,
+    },
+  };
+}
+
+export const simPlugin: EvidencePlugin = {
+  teeClass: 'sim',
+  mediaTypes: [SIM_MEDIA_TYPE],
+  verify: verifySim,
+};
