@@ -1,0 +1,124 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint } from 'jose';
+import { CovenantError } from '../core/errors.js';
+
+/**
+ * Keys around attestation result tokens: the tenant's ES256 signing key (`token.pem`)
+ * published as a JWKS, and the instance keys the verifier binds into `cnf`.
+ */
+
+/** One member of `/.well-known/jwks.json`. */
+export interface PublishedJwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly kid: string;
+  readonly alg: 'ES256';
+  readonly use: 'sig';
+}
+
+export interface PublishedJwks {
+  readonly keys: PublishedJwk[];
+}
+
+/** A signing key and, once a successor took over, when it stopped signing. */
+export interface KeyRotation<K = KeyObject> {
+  readonly key: K;
+  readonly retiredAt?: Date;
+}
+
+const MIN_RSA_BITS = 2048;
+
+/** RFC 7638 thumbprint (SHA-256, base64url); the `kid` of every token key. */
+export async function thumbprintOf(jwk: JsonWebKey): Promise<string> {
+  try {
+    return await calculateJwkThumbprint(jwk as Parameters<typeof calculateJwkThumbprint>[0], 'sha256');
+  } catch (error) {
+    throw new CovenantError('bad-request', `cannot compute the JWK thumbprint: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The public JWK of an instance key: only the members RFC 7638 names for its type,
+ * so `cnf.jwk` never carries a `kid`, `alg` or anything the attester slipped in.
+ * Refuses private JWKs outright instead of stripping `d`: a caller holding the
+ * instance's private key has already made a mistake worth surfacing.
+ */
+export function instancePublicJwk(jwk: JsonWebKey): JsonWebKey {
+  if (typeof jwk !== 'object' || jwk === null) throw new CovenantError('bad-request', 'instance key must be a JWK object');
+  if ('d' in jwk) throw new CovenantError('bad-request', 'instance key is a private JWK (has "d"); pass the public key');
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk, format: 'jwk' });
+  } catch (error) {
+    throw new CovenantError('bad-request', `instance key is not a valid public JWK: ${(error as Error).message}`, { cause: error });
+  }
+  return publicJwkOf(key, 'instance key');
+}
+
+/** Instance keys arrive from evidence as SubjectPublicKeyInfo DER. */
+export function jwkFromSpki(spkiDer: Uint8Array): JsonWebKey {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+  } catch (error) {
+    throw new CovenantError('bad-request', `instance key is not a valid SubjectPublicKeyInfo: ${(error as Error).message}`, { cause: error });
+  }
+  return publicJwkOf(key, 'instance key');
+}
+
+function publicJwkOf(key: KeyObject, what: string): JsonWebKey {
+  const full = key.export({ format: 'jwk' });
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      if (full.crv !== 'P-256' && full.crv !== 'P-384') throw new CovenantError('bad-request', `${what}: EC curve ${String(full.crv)} is not accepted (P-256, P-384)`);
+      return { kty: 'EC', crv: full.crv, x: full.x, y: full.y };
+    case 'ed25519':
+      return { kty: 'OKP', crv: 'Ed25519', x: full.x };
+    case 'rsa': {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < MIN_RSA_BITS) throw new CovenantError('bad-request', `${what}: RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
+      return { kty: 'RSA', n: full.n, e: full.e };
+    }
+    default:
+      throw new CovenantError('bad-request', `${what}: key type ${String(key.asymmetricKeyType)} is not accepted (EC P-256/P-384, Ed25519, RSA)`);
+  }
+}
+
+/** Public JWK of a token signing key (private or public KeyObject); only P-256 signs tokens. */
+export function signingPublicJwk(key: KeyObject): { kty: 'EC'; crv: 'P-256'; x: string; y: string } {
+  if (key.type === 'secret') throw new CovenantError('bad-request', 'token signing key must be EC P-256 (ES256), got a secret key');
+  // Exporting only the public half means `d` can never reach the JWKS.
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  const jwk = pub.export({ format: 'jwk' });
+  if (pub.asymmetricKeyType !== 'ec' || jwk.crv !== 'P-256' || jwk.x === undefined || jwk.y === undefined) {
+    throw new CovenantError('bad-request', `token signing key must be EC P-256 (ES256), got ${String(pub.asymmetricKeyType)} ${String(jwk.crv ?? '')}`.trim());
+  }
+  return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+}
+
+/** The document served at `/.well-known/jwks.json`. */
+export async function jwksFromKeys(publicKeys: readonly KeyObject[]): Promise<PublishedJwks> {
+  const keys = await Promise.all(
+    publicKeys.map(async (key): Promise<PublishedJwk> => {
+      const jwk = signingPublicJwk(key);
+      return { ...jwk, kid: await thumbprintOf(jwk), alg: 'ES256', use: 'sig' };
+    }),
+  );
+  return { keys };
+}
+
+/**
+ * Which signing keys the JWKS must still list. A relying party may hold a token
+ * signed just before a rotation until that token's `exp`, so a retired key stays
+ * published until `retiredAt + maxLifetimeSeconds` (pass the jittered maximum,
+ * see `longestLifetimeSeconds`) and is dropped from then on: every token it signed
+ * has expired, and keeping it longer only widens what a stolen old key could forge.
+ */
+export function keysToPublish<K>(rotations: readonly KeyRotation<K>[], now: Date, maxLifetimeSeconds: number): K[] {
+  const nowMs = now.getTime();
+  return rotations
+    .filter((rotation) => rotation.retiredAt === undefined || nowMs < rotation.retiredAt.getTime() + maxLifetimeSeconds * 1000)
+    .map((rotation) => rotation.key);
+}
