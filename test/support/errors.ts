@@ -1,13 +1,13 @@
 import { expect } from 'vitest';
 import { CovenantError } from '../../src/core/errors.js';
 
-/** Runs `fn`, expecting a typed rejection, and returns it for further assertions. */
-export function rejection(fn: () => unknown): CovenantError {
+/** Runs `fn`, expecting a typed rejection (of `kind`), and returns it for further assertions. */
+export function rejection<E extends CovenantError = CovenantError>(fn: () => unknown, kind: abstract new (...args: never[]) => E = CovenantError as never): E {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
+    expect(error).toBeInstanceOf(kind);
+    return error as E;
   }
   throw new Error('expected a rejection');
 }

@@ -14,6 +14,7 @@ import {
 import type { AmdCertificate } from '../../../src/evidence/sev-snp/certificates.js';
 import { AMD_ROOT_BUNDLES } from '../../../src/evidence/sev-snp/roots.js';
 import { AZURE_V3, fixture, MILAN_V2, VLEK_V3, xorAt } from './fixtures.js';
+import { rejection } from '../../support/errors.js';
 
 
 function one(bytes: Uint8Array): AmdCertificate {
@@ -22,15 +23,7 @@ function one(bytes: Uint8Array): AmdCertificate {
   return c;
 }
 
-function chainError(fn: () => unknown): EvidenceError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(EvidenceError);
-    return err as EvidenceError;
-  }
-  throw new Error('expected a rejection');
-}
+const chainError = (fn: () => unknown): EvidenceError => rejection(fn, EvidenceError);
 
 const shipped = loadAll(AMD_ROOT_BUNDLES.map((p) => new TextEncoder().encode(p))).certs;
 const milan = loadCertificates(fixture('milan-ask-ark.pem')).certs;

@@ -5,19 +5,12 @@ import { parseReport } from '../../../src/evidence/sev-snp/report.js';
 import type { TcbVersion } from '../../../src/evidence/sev-snp/report.js';
 import { checkEndorsement, compareChipId, compareTcb, verifyReportSignature } from '../../../src/evidence/sev-snp/verify.js';
 import { MILAN_V2, VLEK_V3, xorAt } from './fixtures.js';
+import { rejection } from '../../support/errors.js';
 
 const reported: TcbVersion = { raw: 'd918000000000004', bootloader: 4, tee: 0, snp: 24, microcode: 217 };
 const matching = { bootloader: 4, tee: 0, snp: 24, microcode: 217 };
 
-function thrown(fn: () => unknown): EvidenceError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(EvidenceError);
-    return err as EvidenceError;
-  }
-  throw new Error('expected a rejection');
-}
+const thrown = (fn: () => unknown): EvidenceError => rejection(fn, EvidenceError);
 
 describe('compareTcb (pure)', () => {
   it('agrees when every SPL equals the reported component', () => {
