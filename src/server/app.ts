@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -6,9 +7,11 @@ import { CovenantError } from '../core/errors.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
+import { jwksFromKeys } from '../verifier/token-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
+import { wellKnownRoutes } from './routes/well-known.js';
 import { workloadRoutes } from './routes/workloads.js';
 
 export interface ServerOptions {
@@ -21,6 +24,8 @@ export interface ServerOptions {
   readonly signatureWindowSeconds?: number;
   readonly logger?: FastifyServerOptions['logger'];
   readonly version: string;
+  /** Public keys that sign attestation result tokens, served at /.well-known/jwks.json. */
+  readonly tokenKeys: readonly KeyObject[];
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -102,6 +107,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   auditRoutes(app, context);
+  wellKnownRoutes(app, { jwks: await jwksFromKeys(options.tokenKeys) });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

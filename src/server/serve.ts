@@ -82,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       signatureWindowSeconds: options.signatureWindowSeconds,
       logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
       version: options.version,
+      tokenKeys: [keys.token],
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const background = (task: () => Promise<unknown>, every: number): void => {

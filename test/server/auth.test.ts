@@ -280,6 +280,7 @@ describeEachBackend('HTTP auth', (backend) => {
       '/readyz': '/readyz',
       '/metrics': '/metrics',
       '/openapi.json': '/openapi.json',
+      '/.well-known/jwks.json': '/.well-known/jwks.json',
       '/v1/workloads': '/v1/workloads',
       '/v1/workloads/:workload': WORKLOAD_PATH,
       '/v1/workloads/:workload/releases': `${WORKLOAD_PATH}/releases`,

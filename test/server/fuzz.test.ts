@@ -38,6 +38,7 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
   'GET /readyz': {},
   'GET /metrics': {},
   'GET /openapi.json': {},
+  'GET /.well-known/jwks.json': {},
   'GET /v1/workloads': {},
   'POST /v1/workloads': { body: () => ({ name: 'fuzz/made' }) },
   'GET /v1/workloads/:workload': { params: PARAMS },

@@ -23,6 +23,7 @@ describeEachBackend('request logs', (backend) => {
       tenant: plane.tenant,
       metrics: new Metrics(),
       version: 'test',
+      tokenKeys: [],
       // Log whole requests, headers included, to prove redaction rather than omission.
       logger: { level: 'info', stream: sink, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: (req: { headers: unknown; url: string }) => ({ url: req.url, headers: req.headers }) } },
     });

@@ -70,7 +70,8 @@ export interface TestServer extends TestPlane {
 
 export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: { bodyLimit?: number } = {}): Promise<TestServer> {
   const plane = await createTestPlane(store, clock);
-  const app = await buildServer({ cp: plane.cp, tenant: plane.tenant, metrics: new Metrics(), version: 'test', ...options });
+  const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const app = await buildServer({ cp: plane.cp, tenant: plane.tenant, metrics: new Metrics(), version: 'test', tokenKeys: [tokenKey], ...options });
   return {
     ...plane,
     app,
