@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CovenantError } from '../core/errors.js';
 import { ServerProblem, Unreachable } from './client.js';
 import { registerAuditCommands, VerificationFailed } from './commands/audit.js';
+import { registerEvidenceCommands } from './commands/evidence.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -27,8 +28,8 @@ export const EXIT = {
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** Leaf commands that never talk to a server. */
-const LOCAL_COMMANDS = new Set(['serve', 'keygen']);
+/** Leaf commands that never talk to a server, as `<parent> <name>`: leaf names alone clash (`audit verify`). */
+const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify']);
 
 export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const ctx = createContext(out, env);
@@ -49,12 +50,13 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerPolicyCommands(program, ctx);
   registerMemberCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerEvidenceCommands(program, ctx);
   // Every subcommand throws instead of exiting, so main() decides the exit code.
   const override = (command: Command): void => {
     for (const sub of command.commands) {
       sub.exitOverride().configureOutput({ writeOut: (text) => out.line(text.trimEnd()), writeErr: (text) => out.error(text.trimEnd()) });
       sub.showHelpAfterError('(run with --help for usage)');
-      if (sub.commands.length === 0 && !LOCAL_COMMANDS.has(sub.name())) {
+      if (sub.commands.length === 0 && !LOCAL_COMMANDS.has(`${command.name()} ${sub.name()}`)) {
         sub.option('--server <url>', 'control plane URL (env COVENANT_SERVER)');
       }
       override(sub);
