@@ -12,6 +12,20 @@ export function rejection<E extends CovenantError = CovenantError>(fn: () => unk
   throw new Error('expected a rejection');
 }
 
+/** Awaits `promise`, expecting a typed rejection (of `kind`), and returns it. */
+export async function asyncRejection<E extends CovenantError = CovenantError>(
+  promise: Promise<unknown>,
+  kind: abstract new (...args: never[]) => E = CovenantError as never,
+): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(kind);
+    return error as E;
+  }
+  throw new Error('expected a rejection');
+}
+
 /** Expects a typed rejection of `type` whose message matches `message`. */
 export function expectRejected(fn: () => unknown, type: string, message?: RegExp): void {
   const error = rejection(fn);

@@ -12,6 +12,7 @@ import {
   type EarInput,
 } from '../../src/verifier/ear.js';
 import { instancePublicJwk, jwkFromSpki, jwksFromKeys, keysToPublish, thumbprintOf } from '../../src/verifier/token-keys.js';
+import { asyncRejection } from '../support/errors.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const NOW_S = NOW.getTime() / 1000;
@@ -40,15 +41,7 @@ async function jwks(...keys: KeyObject[]): Promise<{ keys: JsonWebKey[] }> {
   return (await jwksFromKeys(keys)) as unknown as { keys: JsonWebKey[] };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<CovenantError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(CovenantError);
-    return error as CovenantError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (promise: Promise<unknown>): Promise<CovenantError> => asyncRejection(promise);
 
 describe('issueEar / verifyEar', () => {
   it('round-trips the claim set', async () => {

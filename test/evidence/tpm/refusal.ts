@@ -1,16 +1,9 @@
 import { expect } from 'vitest';
 import { EvidenceError, type EvidenceFailure } from '../../../src/evidence/plugin.js';
+import { asyncRejection } from '../../support/errors.js';
 
 /** Awaits a verification expected to fail and returns its typed refusal. */
-export async function refusal(promise: Promise<unknown>): Promise<EvidenceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(EvidenceError);
-    return error as EvidenceError;
-  }
-  throw new Error('expected the evidence to be refused');
-}
+export const refusal = (promise: Promise<unknown>): Promise<EvidenceError> => asyncRejection(promise, EvidenceError);
 
 export async function expectRefused(promise: Promise<unknown>, reason: EvidenceFailure, message?: RegExp): Promise<void> {
   const error = await refusal(promise);
