@@ -1,3 +1,4 @@
+import { LruCache } from '../core/lru.js';
 import type { PolicyVersion } from '../core/model.js';
 import { compileRule, type RuleEvaluator } from '../policy/cel.js';
 
@@ -44,12 +45,10 @@ export function compilePolicyRules(policy: PolicyVersion): CompiledPolicyRules {
  * a rollout), and the bound keeps a long-running process from growing without limit.
  */
 export class PolicyRuleCache {
-  readonly #capacity: number;
-  readonly #entries = new Map<string, CompiledPolicyRules>();
+  readonly #entries: LruCache<string, CompiledPolicyRules>;
 
   constructor(capacity = 256) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
-    this.#capacity = capacity;
+    this.#entries = new LruCache(capacity);
   }
 
   get size(): number {
@@ -57,19 +56,6 @@ export class PolicyRuleCache {
   }
 
   get(policy: PolicyVersion): CompiledPolicyRules {
-    const cached = this.#entries.get(policy.id);
-    if (cached !== undefined) {
-      // Re-insert so Map iteration order doubles as recency order.
-      this.#entries.delete(policy.id);
-      this.#entries.set(policy.id, cached);
-      return cached;
-    }
-    const compiled = compilePolicyRules(policy);
-    this.#entries.set(policy.id, compiled);
-    if (this.#entries.size > this.#capacity) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    return compiled;
+    return this.#entries.getOrSet(policy.id, () => compilePolicyRules(policy));
   }
 }

@@ -36,7 +36,8 @@ export const SNP_OID = {
 /** Bounds on untrusted input, so a hostile collateral list cannot make us parse forever. */
 const MAX_CERT_BYTES = 64 * 1024;
 const MAX_CERTS_PER_ITEM = 16;
-const MAX_ITEMS = 64;
+/** Items (collateral or trust anchors) read per call; any after these are ignored. */
+export const MAX_ITEMS = 64;
 
 export interface AmdCertificate {
   readonly der: Uint8Array;
@@ -261,17 +262,17 @@ export interface VerifiedChain {
 }
 
 /**
- * Builds and checks leaf ← intermediate ← root. Roots are only ever the self-signed
- * certificates of `anchors`; intermediates may come from the anchors or from collateral,
- * since they prove nothing unless an anchored ARK signed them. Every signature is checked
- * before any validity window, so a forged certificate reads 'chain' even when also stale.
+ * Builds and checks leaf ← intermediate ← root by names and signatures alone, at no
+ * particular time. Roots are only ever the self-signed certificates of `anchors`;
+ * intermediates may come from the anchors or from collateral, since they prove nothing
+ * unless an anchored ARK signed them. The outcome depends on the certificates alone,
+ * which is what lets a verified chain be cached and its validity checked at each call.
  */
-export function verifyChain(
+export function buildChain(
   leaf: AmdCertificate,
   kind: 'vcek' | 'vlek',
   anchors: readonly AmdCertificate[],
   intermediates: readonly AmdCertificate[],
-  now: Date,
 ): VerifiedChain {
   const roots = anchors.filter((c) => c.selfIssued && isSignedBy(c, c));
   const wantAsvk = kind === 'vlek';
@@ -287,10 +288,7 @@ export function verifyChain(
     if (!isSignedBy(leaf, intermediate)) continue;
     sawIssuerSignature = true;
     for (const root of roots) {
-      if (!isSignedBy(intermediate, root)) continue;
-      const chain = { leaf, intermediate, root };
-      checkValidity(chain, now);
-      return chain;
+      if (isSignedBy(intermediate, root)) return { leaf, intermediate, root };
     }
   }
   if (!sawIssuerSignature) {
@@ -299,7 +297,33 @@ export function verifyChain(
   throw new EvidenceError('chain', `${issuerLabel} ${leaf.issuerCn ?? ''} does not chain to a trusted AMD root (ARK)`);
 }
 
-function checkValidity(chain: VerifiedChain, now: Date): void {
+/**
+ * buildChain, then the validity of every certificate at `now`. Signatures come first, so a
+ * forged certificate reads 'chain' even when also stale.
+ */
+export function verifyChain(
+  leaf: AmdCertificate,
+  kind: 'vcek' | 'vlek',
+  anchors: readonly AmdCertificate[],
+  intermediates: readonly AmdCertificate[],
+  now: Date,
+): VerifiedChain {
+  const chain = buildChain(leaf, kind, anchors, intermediates);
+  checkValidity(chain, now);
+  return chain;
+}
+
+/** What a validity check reads of a certificate. */
+export type Validity = Pick<AmdCertificate, 'subjectCn' | 'notBefore' | 'notAfter'>;
+
+export interface ChainValidity {
+  readonly leaf: Validity;
+  readonly intermediate: Validity;
+  readonly root: Validity;
+}
+
+/** Throws 'expired' unless every certificate of the chain is valid at `now`, bounds included. */
+export function checkValidity(chain: ChainValidity, now: Date): void {
   const t = now.getTime();
   if (Number.isNaN(t)) throw new EvidenceError('expired', 'verification time is not a valid date');
   for (const [role, cert] of [

@@ -2,11 +2,11 @@ import { CovenantError } from '../../core/errors.js';
 import type { Digest } from '../../core/model.js';
 import { EvidenceError } from '../plugin.js';
 import type { Claims, EvidencePlugin, VerifyContext } from '../plugin.js';
-import { endorsementKind, loadAll, publicKeyOf, readEndorsementExtensions, verifyChain } from './certificates.js';
-import type { AmdCertificate, EndorsementExtensions, VerifiedChain } from './certificates.js';
+import { checkValidity } from './certificates.js';
+import { endorsementsFor } from './chain-cache.js';
+import type { ChainedEndorsement } from './chain-cache.js';
 import { SIG_ALGO_ECDSA_P384_SHA384, isAllZero, parseReport, policyAllowsDebug, toHex } from './report.js';
 import type { SnpReport, TcbVersion } from './report.js';
-import { AMD_ROOT_BUNDLES } from './roots.js';
 import { checkEndorsement, verifyReportSignature } from './verify.js';
 
 export { parseReport, decodeTcb, productFromCpuid, policyAllowsDebug, REPORT_SIZE, SUPPORTED_REPORT_VERSIONS } from './report.js';
@@ -17,13 +17,6 @@ export { compareTcb, compareChipId, checkEndorsement, verifyReportSignature } fr
 export { AMD_ROOT_BUNDLES } from './roots.js';
 
 export const SEV_SNP_MEDIA_TYPES = ['application/vnd.amd.sev-snp.report', 'application/vnd.amd.sev-snp.attestation-report'] as const;
-
-let defaultAnchors: AmdCertificate[] | undefined;
-
-function shippedAnchors(): AmdCertificate[] {
-  defaultAnchors ??= loadAll(AMD_ROOT_BUNDLES.map((pem) => new TextEncoder().encode(pem))).certs;
-  return defaultAnchors;
-}
 
 function tcbDetails(t: TcbVersion): Record<string, unknown> {
   return { raw: t.raw, bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode, ...(t.fmc === undefined ? {} : { fmc: t.fmc }) };
@@ -41,7 +34,8 @@ function signerOf(report: SnpReport): string | undefined {
   return undefined;
 }
 
-function claimsOf(report: SnpReport, chain: VerifiedChain, ext: EndorsementExtensions, chipIdChecked: boolean): Claims {
+function claimsOf(report: SnpReport, kind: 'vcek' | 'vlek', endorsement: ChainedEndorsement, chipIdChecked: boolean): Claims {
+  const { ext } = endorsement;
   const config: Record<string, Digest> = {};
   // HOST_DATA is 32 opaque bytes the host fixes at launch; deployments (Kata, CoCo) put a
   // SHA-256 there, hence the label. All zero means the host set nothing, so no claim.
@@ -62,7 +56,7 @@ function claimsOf(report: SnpReport, chain: VerifiedChain, ext: EndorsementExten
     policy: `0x${report.policy.toString(16)}`,
     platformInfo: `0x${report.platformInfo.toString(16)}`,
     flags: `0x${report.flags.toString(16)}`,
-    signingKey: endorsementKind(chain.leaf),
+    signingKey: kind,
     chipId: toHex(report.chipId),
     chipIdChecked,
     familyId: toHex(report.familyId),
@@ -84,8 +78,8 @@ function claimsOf(report: SnpReport, chain: VerifiedChain, ext: EndorsementExten
     ...(report.launchMitVector === undefined ? {} : { launchMitVector: report.launchMitVector, currentMitVector: report.currentMitVector }),
     ...(ext.productName === undefined ? {} : { productName: ext.productName }),
     ...(ext.cspId === undefined ? {} : { cspId: ext.cspId }),
-    endorsementIssuer: chain.intermediate.subjectCn ?? null,
-    root: chain.root.subjectCn ?? null,
+    endorsementIssuer: endorsement.issuerCn ?? null,
+    root: endorsement.rootCn ?? null,
   };
 
   return {
@@ -101,6 +95,11 @@ function claimsOf(report: SnpReport, chain: VerifiedChain, ext: EndorsementExten
     reportData: toHex(report.reportData),
     details,
   };
+}
+
+/** A cached refusal, thrown as a fresh error so that no two calls share one. */
+function replay(err: EvidenceError): EvidenceError {
+  return new EvidenceError(err.reason, err.message, { cause: err.cause });
 }
 
 /** Ranks failures by how far a candidate certificate got, to report the most telling one. */
@@ -119,35 +118,18 @@ async function verifySevSnp(evidence: Uint8Array, context: VerifyContext): Promi
   }
   const kind = report.signingKey;
 
-  const collateral = loadAll(context.collateral ?? []);
-  const endorsements = collateral.certs.filter((c) => c.isP384 && !c.selfIssued);
-  const candidates = endorsements.filter((c) => endorsementKind(c) === kind);
-  if (candidates.length === 0) {
-    const other = endorsements.length > 0 ? `; collateral holds only a ${kind === 'vcek' ? 'VLEK' : 'VCEK'}` : '';
-    const bad = collateral.rejected > 0 ? `; ${collateral.rejected} collateral item(s) did not parse as certificates` : '';
-    throw new EvidenceError('missing-collateral', `SEV-SNP report is signed by a ${kind.toUpperCase()}, which the collateral does not carry${other}${bad}`);
-  }
-  const intermediates = collateral.certs.filter((c) => !c.isP384);
-
-  let anchors: AmdCertificate[];
-  if (context.trustAnchors === undefined) {
-    anchors = shippedAnchors();
-  } else {
-    anchors = loadAll(context.trustAnchors).certs;
-    if (anchors.length === 0) throw new EvidenceError('chain', 'none of the given trust anchors is a certificate');
-  }
-
   let failure: EvidenceError | undefined;
-  for (const leaf of candidates) {
+  for (const endorsement of endorsementsFor(kind, context)) {
     try {
-      const chain = verifyChain(leaf, kind, anchors, intermediates, context.now);
-      const ext = readEndorsementExtensions(leaf);
+      if ('refusal' in endorsement) throw replay(endorsement.refusal);
+      checkValidity(endorsement.validity, context.now);
       // The endorsement is compared before the signature on purpose: a VCEK for another TCB
       // or chip has another key, so the signature would fail too, but 'endorsement-mismatch'
       // names the actual fault (wrong VCEK, or a tampered REPORTED_TCB). Both must pass.
-      const { chipIdChecked } = checkEndorsement(report, kind, ext);
-      verifyReportSignature(evidence, report, publicKeyOf(leaf));
-      return claimsOf(report, chain, ext, chipIdChecked);
+      const { chipIdChecked } = checkEndorsement(report, kind, endorsement.ext);
+      if (endorsement.key instanceof EvidenceError) throw replay(endorsement.key);
+      verifyReportSignature(evidence, report, endorsement.key);
+      return claimsOf(report, kind, endorsement, chipIdChecked);
     } catch (err) {
       if (!(err instanceof EvidenceError)) throw err;
       if (failure === undefined || (STAGE[err.reason] ?? 0) > (STAGE[failure.reason] ?? 0)) failure = err;
@@ -166,6 +148,10 @@ async function verifySevSnp(evidence: Uint8Array, context: VerifyContext): Promi
  * - trustAnchors: DER or PEM certificates (PEM may bundle several); the self-signed ones
  *   are the roots (ARKs), the others usable ASK/ASVKs. Absent: AMD's Milan, Genoa and
  *   Turin ARK/ASK/ASVK shipped in `roots.ts`.
+ *
+ * Verified chains are cached by the exact anchor and collateral bytes (`chain-cache.ts`);
+ * validity at `now`, the endorsement comparison and the report signature are checked on
+ * every call.
  */
 export const sevSnpPlugin: EvidencePlugin = {
   teeClass: 'sev-snp',
