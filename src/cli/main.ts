@@ -9,6 +9,8 @@ import { registerMemberCommands } from './commands/member.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSimCommands } from './commands/sim.js';
+import { registerTokenCommands } from './commands/token.js';
 import { registerWorkloadCommands } from './commands/workload.js';
 import { createContext } from './context.js';
 import { consoleOutput, type Output } from './output.js';
@@ -29,7 +31,7 @@ export const EXIT = {
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Leaf commands that never talk to a server, as `<parent> <name>`: leaf names alone clash (`audit verify`). */
-const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify']);
+const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify', 'sim init']);
 
 export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const ctx = createContext(out, env);
@@ -51,6 +53,8 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerMemberCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerEvidenceCommands(program, ctx);
+  registerSimCommands(program, ctx);
+  registerTokenCommands(program, ctx);
   // Every subcommand throws instead of exiting, so main() decides the exit code.
   const override = (command: Command): void => {
     for (const sub of command.commands) {

@@ -21,3 +21,9 @@ export function formatTable(objects: readonly object[], columns: readonly string
   const render = (values: string[]): string => values.map((value, i) => value.padEnd(widths[i]!)).join('  ').trimEnd();
   return [render(columns.map((c) => c.toUpperCase())), ...rows.map((row) => render(columns.map((c) => cell(row[c]))))].join('\n');
 }
+
+/** Label and value pairs, one a line, the values aligned in one column. */
+export function formatFields(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}

@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CovenantError } from '../../core/errors.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../../evidence/plugin.js';
 import { collect, type CliContext } from '../context.js';
+import { formatFields } from '../output.js';
 
 export const EVIDENCE_TYPES = ['sim', 'sev-snp', 'tpm'] as const;
 type EvidenceType = (typeof EVIDENCE_TYPES)[number];
@@ -35,7 +36,7 @@ export function parseHex(value: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'hex'));
 }
 
-async function readInput(path: string, what: string): Promise<Uint8Array> {
+export async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (error) {
@@ -46,7 +47,7 @@ async function readInput(path: string, what: string): Promise<Uint8Array> {
 }
 
 /** A pin written with `echo` ends in a newline; the TPM plugin wants exactly 64 hex digits. */
-function tpmAnchor(bytes: Uint8Array): Uint8Array {
+export function tpmAnchor(bytes: Uint8Array): Uint8Array {
   const text = Buffer.from(bytes).toString('latin1').trim();
   return /^[0-9a-fA-F]{64}$/.test(text) ? new TextEncoder().encode(text) : bytes;
 }
@@ -75,8 +76,7 @@ function printClaims(ctx: CliContext, claims: Claims): void {
   for (const [name, digest] of Object.entries(claims.config)) rows.push(['config', `${name} = ${digest.alg}:${digest.hex}`]);
   if (claims.reportData !== undefined) rows.push(['report data', claims.reportData === '' ? '(empty)' : claims.reportData]);
   if (claims.publicKey !== undefined) rows.push(['public key', JSON.stringify(claims.publicKey)]);
-  const width = Math.max(...rows.map(([label]) => label.length));
-  for (const [label, value] of rows) ctx.out.line(`${label.padEnd(width)}  ${value}`);
+  ctx.out.line(formatFields(rows));
   ctx.out.line('details');
   ctx.out.line(JSON.stringify(claims.details, null, 2).replace(/^/gm, '  '));
 }

@@ -1,0 +1,93 @@
+import type { JsonWebKey } from 'node:crypto';
+import { text } from 'node:stream/consumers';
+import type { Command } from 'commander';
+import { CovenantError } from '../../core/errors.js';
+import type { EarClaims } from '../../verifier/ear.js';
+import type { Client } from '../client.js';
+import type { CliContext } from '../context.js';
+import { formatFields } from '../output.js';
+import { parseHex, parseTime } from './evidence.js';
+
+interface VerifyFlags {
+  at?: Date;
+  nonce?: Uint8Array;
+  workload?: string;
+  json?: boolean;
+}
+
+/** `-` reads standard input, so a token need not appear in shell history or `ps`. */
+async function readToken(argument: string): Promise<string> {
+  const token = (argument === '-' ? await text(process.stdin) : argument).trim();
+  if (token === '') throw new CovenantError('bad-request', argument === '-' ? 'no token on standard input' : 'the token is empty');
+  return token;
+}
+
+async function fetchJwks(client: Client): Promise<{ keys: JsonWebKey[] }> {
+  const jwks = await client.get<{ keys?: unknown } | undefined>('/.well-known/jwks.json');
+  // Anything else answering on that port would otherwise surface as a TypeError.
+  if (!Array.isArray(jwks?.keys)) throw new CovenantError('bad-request', `${client.server} serves no JWKS at /.well-known/jwks.json`);
+  return { keys: jwks.keys as JsonWebKey[] };
+}
+
+/** The whole reason in one line: a malformed claim set names its fields only in `issues`. */
+function reasonOf(error: CovenantError): string {
+  if (error.issues.length === 0) return error.message;
+  return `${error.message} (${error.issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ')})`;
+}
+
+// The verifier modules are loaded on demand: jose and zod would add tens of
+// milliseconds to the start of every other command.
+
+async function verifyToken(jwt: string, jwks: { keys: JsonWebKey[] }, options: VerifyFlags): Promise<EarClaims> {
+  const { verifyEar } = await import('../../verifier/ear.js');
+  try {
+    return await verifyEar(jwt, jwks, options.at ?? new Date(), {
+      ...(options.nonce === undefined ? {} : { expectedNonce: options.nonce }),
+      ...(options.workload === undefined ? {} : { workload: options.workload }),
+    });
+  } catch (error) {
+    if (!(error instanceof CovenantError)) throw error;
+    // main() prints a CovenantError as one line and exits 1.
+    throw new CovenantError(error.type, `token invalid: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+const isoTime = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
+async function summary(token: string, claims: EarClaims): Promise<[string, string][]> {
+  const [{ decodeProtectedHeader }, { thumbprintOf }] = await Promise.all([import('jose'), import('../../verifier/token-keys.js')]);
+  const rows: [string, string][] = [
+    ['kid', String(decodeProtectedHeader(token).kid)],
+    ['issued', isoTime(claims.iat)],
+    ['expires', isoTime(claims.exp)],
+    ['instance key', `${await thumbprintOf(claims.cnf.jwk as JsonWebKey)} (cnf.jwk thumbprint)`],
+    ['verifier', `${claims['ear.verifier-id'].developer} ${claims['ear.verifier-id'].build}`],
+  ];
+  for (const [workload, appraisal] of Object.entries(claims.submods)) {
+    rows.push(['workload', workload], ['status', appraisal['ear.status']], ['policy', appraisal['ear.appraisal-policy-id']]);
+    const release = appraisal['covenant.release'];
+    if (release !== undefined) rows.push(['release', `${release.version} (${release.digest})`]);
+    const vector = Object.entries(appraisal['ear.trustworthiness-vector']).map(([claim, value]) => `${claim}=${value}`);
+    rows.push(['trust vector', vector.length === 0 ? '(empty)' : vector.join(' ')]);
+  }
+  return rows;
+}
+
+export function registerTokenCommands(program: Command, ctx: CliContext): void {
+  const token = program.command('token').description("Attestation result tokens (EAR), checked against the server's published keys");
+
+  token
+    .command('verify <token>')
+    .description("Verify an attestation result token (EAR JWT, or - for standard input) with the server's JWKS and print its claims")
+    .option('--at <time>', 'check exp and iat at this ISO-8601 date-time with zone (default: now)', parseTime)
+    .option('--nonce <hex>', 'the nonce the token must carry (eat_nonce)', parseHex)
+    .option('--workload <name>', 'require an appraisal of this workload')
+    .option('--json', 'print the verified claims as JSON')
+    .action(async (argument: string, options: VerifyFlags, command: Command) => {
+      const jwt = await readToken(argument);
+      const jwks = await fetchJwks(await ctx.client(command));
+      const claims = await verifyToken(jwt, jwks, options);
+      if (options.json) return ctx.out.json(claims);
+      ctx.out.line(formatFields(await summary(jwt, claims)));
+    });
+}
