@@ -7,8 +7,9 @@ import type { LedgerEntry } from '../ledger/entry.js';
 import { LedgerReader } from '../ledger/ledger.js';
 import { policyProjection } from '../policy/commands.js';
 import type { Store, Tx } from '../store/store.js';
+import { verdictProjection } from '../verifier/verdict.js';
 
-const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyProjection };
+const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyProjection, ...verdictProjection };
 
 /**
  * The projection of the whole ledger: every entry type that changes state has a

@@ -5,16 +5,20 @@ import { CovenantError } from '../core/errors.js';
 import type { MemberAdded } from '../ceremony/events.js';
 import type { LogKey } from '../ledger/checkpointer.js';
 import { formatVerifierKey } from '../ledger/note.js';
+import { newSessionKey, SESSION_KEY_BYTES } from '../verifier/session.js';
 
 /**
  * A tenant's private keys live as files in the data directory (mode 0600), never in
  * the store or the ledger: `keys/<tenant>/log.pem` signs checkpoints,
- * `keys/<tenant>/token.pem` will sign attestation results, `keys/<tenant>/admins.json`
- * names the first admins the server enrols when it creates the tenant.
+ * `keys/<tenant>/token.pem` signs attestation results, `keys/<tenant>/session.key`
+ * (32 random bytes) MACs attestation sessions, `keys/<tenant>/admins.json` names the
+ * first admins the server enrols when it creates the tenant. Replicas sharing a store
+ * must share these files.
  */
 export interface TenantKeys {
   readonly log: LogKey;
   readonly token: KeyObject;
+  readonly session: Uint8Array;
 }
 
 export const defaultOrigin = (tenant: string): string => `covenant/${tenant}`;
@@ -64,11 +68,24 @@ export async function loadTenantKeys(dataDir: string, tenant: string): Promise<T
     const logPrivate = createPrivateKey(await readFile(join(dir, 'log.pem'), 'utf8'));
     const token = createPrivateKey(await readFile(join(dir, 'token.pem'), 'utf8'));
     const vkey = formatVerifierKey(origin, createPublicKey(logPrivate));
-    return { log: { origin, privateKey: logPrivate, vkey }, token };
+    return { log: { origin, privateKey: logPrivate, vkey }, token, session: await sessionKey(dir) };
   } catch (error) {
     if (error instanceof CovenantError) throw error;
     throw new CovenantError('bad-request', `cannot read the keys of tenant ${tenant} in ${dir}: ${(error as Error).message}`);
   }
+}
+
+/** Data directories made before attestation sessions existed get their key on first start. */
+async function sessionKey(dir: string): Promise<Uint8Array> {
+  const path = join(dir, 'session.key');
+  try {
+    await writeFile(path, Buffer.from(newSessionKey()).toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const key = new Uint8Array(Buffer.from((await readFile(path, 'utf8')).trim(), 'base64'));
+  if (key.length !== SESSION_KEY_BYTES) throw new CovenantError('bad-request', `${path} must hold ${SESSION_KEY_BYTES} bytes in base64`);
+  return key;
 }
 
 export async function loadBootstrapAdmins(dataDir: string, tenant: string): Promise<MemberAdded[]> {

@@ -25,6 +25,7 @@ export type ProblemType =
   | 'proof-unavailable'
   | 'rate-limited'
   | 'evidence-invalid'
+  | 'session-expired'
   | 'internal';
 
 const STATUS: Record<ProblemType, number> = {
@@ -49,6 +50,7 @@ const STATUS: Record<ProblemType, number> = {
   'proof-unavailable': 404,
   'rate-limited': 429,
   'evidence-invalid': 422,
+  'session-expired': 410,
   internal: 500,
 };
 

@@ -102,5 +102,8 @@ export interface Member {
   readonly createdAt: string;
 }
 
-/** Who did something: a member, or the system itself (bootstrap, scheduler). */
-export type Actor = `member:${string}` | `system:${string}`;
+/**
+ * Who did something: a member, the system itself (bootstrap, scheduler), or a TEE
+ * instance attesting, named by the RFC 7638 thumbprint of the key its evidence binds.
+ */
+export type Actor = `member:${string}` | `system:${string}` | `instance:${string}`;

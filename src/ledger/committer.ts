@@ -10,9 +10,25 @@ import { fetchNodes, nodeLookup } from './tree-store.js';
  * security-relevant request is ledgered too — and then either `result` is returned or
  * `rejection` is thrown to the caller.
  */
-export type Decision<T> =
+export type Decision<T> = (
   | { readonly entries: readonly NewEntry[]; readonly result: T }
-  | { readonly entries: readonly NewEntry[]; readonly rejection: CovenantError };
+  | { readonly entries: readonly NewEntry[]; readonly rejection: CovenantError }
+) & { readonly attachments?: readonly Attachment[] };
+
+/**
+ * Content-addressed data an entry refers to by digest (raw evidence), stored in the
+ * same transaction as the entry but outside the tree, and dropped after `expiresAt`:
+ * the ledger proves what was decided; the attachment lets it be re-examined for a while.
+ */
+export interface Attachment {
+  /** `sha256:<hex>` of `body`. */
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly body: Uint8Array;
+  /** JSON-compatible; for evidence, its verified claims. */
+  readonly meta: unknown;
+  readonly expiresAt: Date;
+}
 
 export interface UnitContext {
   readonly tenant: string;
@@ -149,6 +165,7 @@ export class Committer {
       const outcomes: Outcome[] = [];
       const rows: LedgerEntryRow[] = [];
       const leaves: Uint8Array[] = [];
+      const attachments = new Map<string, Attachment>();
       let size = head.size;
 
       for (const pending of batch) {
@@ -180,8 +197,10 @@ export class Committer {
           const projected = this.project(tx, full);
           if (projected) await projected;
         }
+        for (const attachment of decision.attachments ?? []) attachments.set(attachment.digest, attachment);
         outcomes.push('rejection' in decision ? { error: decision.rejection, entries: committed } : { result: decision.result, entries: committed });
       }
+      if (attachments.size > 0) await insertAttachments(tx, tenant, [...attachments.values()]);
 
       if (rows.length > 0) {
         const appended = appendLeaves(head.size, head.frontier, leaves);
@@ -211,5 +230,26 @@ export class Committer {
     const plan: NodeId[] = frontierPlan(row.size);
     const lookup = nodeLookup(await fetchNodes(tx, tenant, plan));
     return { size: row.size, root: row.root, frontier: plan.map(lookup) };
+  }
+}
+
+/** Same digest, same bytes: a second copy (a retried request) is no news. */
+async function insertAttachments(tx: Tx, tenant: string, attachments: readonly Attachment[]): Promise<void> {
+  // Chunked below SQLite's 32,766 bound variables per statement.
+  for (let at = 0; at < attachments.length; at += 1000) {
+    await tx
+      .insertInto('attachments')
+      .values(
+        attachments.slice(at, at + 1000).map((a) => ({
+          tenant,
+          digest: a.digest,
+          media_type: a.mediaType,
+          body: a.body,
+          meta: JSON.stringify(a.meta),
+          expires_at: a.expiresAt.toISOString(),
+        })),
+      )
+      .onConflict((oc) => oc.columns(['tenant', 'digest']).doNothing())
+      .execute();
   }
 }

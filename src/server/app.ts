@@ -2,12 +2,14 @@ import type { KeyObject } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { AttestationService } from '../app/attestation.js';
 import type { ControlPlane } from '../app/control-plane.js';
 import { CovenantError } from '../core/errors.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
 import { jwksFromKeys } from '../verifier/token-keys.js';
+import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
@@ -26,6 +28,15 @@ export interface ServerOptions {
   readonly version: string;
   /** Public keys that sign attestation result tokens, served at /.well-known/jwks.json. */
   readonly tokenKeys: readonly KeyObject[];
+  /** Challenge-response attestation; without it the /challenge-response routes are absent. */
+  readonly attestation?: AttestationService;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Called by TEE instances, whose evidence is their credential: no member signature. */
+    attester?: boolean;
+  }
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -71,7 +82,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook('preValidation', async (request) => {
     // An unknown route is a 404 whoever asks; no nonce is spent on it.
-    if (!MUTATING.has(request.method) || request.is404) return;
+    if (!MUTATING.has(request.method) || request.is404 || request.routeOptions.config.attester === true) return;
     request.signer = await authenticate(request, tenant, {
       store: cp.store,
       clock: cp.clock,
@@ -108,6 +119,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   memberRoutes(app, context);
   auditRoutes(app, context);
   wellKnownRoutes(app, { jwks: await jwksFromKeys(options.tokenKeys) });
+  if (options.attestation) attestationRoutes(app, { attestation: options.attestation });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

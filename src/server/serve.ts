@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { AttestationService, type EvidenceVerifier } from '../app/attestation.js';
 import { ControlPlane } from '../app/control-plane.js';
 import { loadBootstrapAdmins, loadTenantKeys } from '../app/tenant-keys.js';
 import { createTenant } from '../ceremony/members.js';
@@ -8,6 +9,7 @@ import { CovenantError } from '../core/errors.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
+import { pruneAttestationState } from '../app/retention.js';
 import { pruneNonces } from './auth.js';
 import { Metrics } from './metrics.js';
 
@@ -23,6 +25,11 @@ export interface ServeOptions {
   readonly logLevel: string;
   readonly version: string;
   readonly clock?: Clock;
+  /** Evidence formats accepted, with their trust anchors. */
+  readonly verifiers: readonly EvidenceVerifier[];
+  /** Raw evidence retention for re-appraisal, seconds. */
+  readonly evidenceRetentionSeconds?: number;
+  readonly tokenLifetimeSeconds?: number;
 }
 
 export interface RunningServer {
@@ -83,6 +90,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
       version: options.version,
       tokenKeys: [keys.token],
+      attestation: new AttestationService({
+        cp,
+        tenant: options.tenant,
+        sessionKey: keys.session,
+        tokenKey: keys.token,
+        verifiers: options.verifiers,
+        build: options.version,
+        ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
+        ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
+      }),
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const background = (task: () => Promise<unknown>, every: number): void => {
@@ -97,6 +114,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       background(() => cp.checkpointer.checkpoint(options.tenant), options.checkpointIntervalMs);
     }
     background(() => pruneNonces(store, clock()), 60_000);
+    background(() => pruneAttestationState(store, clock()), 60_000);
     return {
       url: address,
       dataDir,

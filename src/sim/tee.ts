@@ -7,11 +7,9 @@
 import { createPublicKey, sign } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { formatDigest, parseDigest } from '../core/digest.js';
-import { bindingFor } from '../evidence/sim/binding.js';
 import { encodeEvidence, encodeReport, SIM_REPORT_VERSION, workloadSchema, type SimReport, type SimWorkload } from '../evidence/sim/format.js';
+import { expectedReportData } from '../verifier/binding.js';
 import type { PlatformIdentity } from './vendor.js';
-
-export { bindingFor } from '../evidence/sim/binding.js';
 
 /** What was launched on the platform, as the report states it. */
 export type LaunchedWorkload = SimWorkload;
@@ -60,7 +58,7 @@ export class SimulatedTee {
     const report: SimReport = {
       version: SIM_REPORT_VERSION,
       ...this.workload,
-      reportData: Buffer.from(bindingFor(nonce, instancePublicKey)).toString('hex'),
+      reportData: Buffer.from(expectedReportData('sim', nonce, instancePublicKey)).toString('hex'),
     };
     const reportBytes = encodeReport(report);
     const signature = sign(null, reportBytes, this.platform.privateKey);

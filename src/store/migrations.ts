@@ -174,14 +174,68 @@ function foundation(kind: StoreKind): Migration {
   };
 }
 
+function attestation(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      // The fleet inventory: one row per instance key and workload, from verdict entries.
+      await db.schema
+        .createTable('instances')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('instance', t.text, (c) => c.notNull())
+        .addColumn('tee', t.text, (c) => c.notNull())
+        .addColumn('release', t.text)
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('policy', t.text)
+        .addColumn('evidence_digest', t.text, (c) => c.notNull())
+        .addColumn('verdict_seq', t.int, (c) => c.notNull())
+        .addColumn('first_seen', t.text, (c) => c.notNull())
+        .addColumn('last_seen', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('instances_pkey', ['tenant', 'workload', 'instance'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      // Spent attestation sessions, kept until they expire so a nonce is used once.
+      await db.schema
+        .createTable('attestation_sessions')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('id', t.text, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('verdict_seq', t.int)
+        .addColumn('expires_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('attestation_sessions_pkey', ['tenant', 'id'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      await db.schema.createIndex('attestation_sessions_expires_at_idx').on('attestation_sessions').column('expires_at').execute();
+
+      // Content-addressed data ledger entries refer to by digest (raw evidence and its
+      // verified claims), kept for a retention period, outside the Merkle tree.
+      await db.schema
+        .createTable('attachments')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('digest', t.text, (c) => c.notNull())
+        .addColumn('media_type', t.text, (c) => c.notNull())
+        .addColumn('body', t.bytes, (c) => c.notNull())
+        .addColumn('meta', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('attachments_pkey', ['tenant', 'digest'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      await db.schema.createIndex('attachments_expires_at_idx').on('attachments').column('expires_at').execute();
+    },
+  };
+}
+
 /** Every migration in apply order (kysely sorts by name, hence the zero-padded prefix). */
 export function migrations(kind: StoreKind): Record<string, Migration> {
   return {
     '0001_foundation': foundation(kind),
+    '0002_attestation': attestation(kind),
   };
 }
 
-export const LATEST_MIGRATION = '0001_foundation';
+export const LATEST_MIGRATION = '0002_attestation';
 
 /**
  * Applies every pending migration and returns the names applied (empty when the schema

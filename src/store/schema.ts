@@ -105,6 +105,48 @@ export interface RequestNoncesTable {
   expires_at: string;
 }
 
+/** The fleet inventory: the last verdict of each instance key per workload. */
+export interface InstancesTable {
+  tenant: string;
+  workload: string;
+  /** RFC 7638 thumbprint of the instance key the evidence binds. */
+  instance: string;
+  tee: string;
+  /** Matched release version, if any. */
+  release: string | null;
+  /** Last verdict: affirming, warning or contraindicated. */
+  status: string;
+  /** Policy version id of the last appraisal (none when the workload had no policy). */
+  policy: string | null;
+  evidence_digest: string;
+  /** Ledger seq of the last verdict entry. */
+  verdict_seq: number;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Spent attestation sessions (single-use nonces), until they expire. */
+export interface AttestationSessionsTable {
+  tenant: string;
+  id: string;
+  /** complete, failed or deleted. */
+  status: string;
+  verdict_seq: number | null;
+  expires_at: string;
+}
+
+/** Content-addressed data referenced from ledger entries, kept until `expires_at`. */
+export interface AttachmentsTable {
+  tenant: string;
+  /** `sha256:<hex>` of `body`. */
+  digest: string;
+  media_type: string;
+  body: Uint8Array;
+  /** JSON: what the writer recorded about the body (for evidence: its verified claims). */
+  meta: string;
+  expires_at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   ledger_entries: LedgerEntriesTable;
@@ -116,10 +158,13 @@ export interface Database {
   policy_versions: PolicyVersionsTable;
   members: MembersTable;
   request_nonces: RequestNoncesTable;
+  instances: InstancesTable;
+  attestation_sessions: AttestationSessionsTable;
+  attachments: AttachmentsTable;
 }
 
 /** State tables: projections of the ledger, rebuilt from it by replay. */
-export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members'] as const;
+export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances'] as const;
 export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
 export type { Generated };

@@ -3,7 +3,10 @@ import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, Sign
 import { z } from 'zod';
 import { CovenantError, type FieldIssue } from '../core/errors.js';
 import { instancePublicJwk, signingPublicJwk, thumbprintOf } from './token-keys.js';
+import { DEFAULT_JITTER_FRACTION, DEFAULT_LIFETIME_SECONDS, jitteredLifetimeSeconds } from './token-lifetime.js';
 import { TRUST_CLAIMS, type Tier, type TrustClaim, type TrustVector } from './trust-vector.js';
+
+export { DEFAULT_JITTER_FRACTION, DEFAULT_LIFETIME_SECONDS, jitteredLifetimeSeconds, longestLifetimeSeconds } from './token-lifetime.js';
 
 /**
  * Attestation results as EAR (draft-ietf-rats-ear) JWTs signed ES256 with the
@@ -18,8 +21,6 @@ export type TokenTrustVector = Partial<TrustVector>;
 
 export type IssuedStatus = Exclude<Tier, 'none'>;
 
-export const DEFAULT_LIFETIME_SECONDS = 600;
-export const DEFAULT_JITTER_FRACTION = 0.2;
 
 /** EAT (RFC 9711) bounds `eat_nonce` to 8..64 bytes. */
 const NONCE_MIN_BYTES = 8;
@@ -70,27 +71,6 @@ export type EarClaims = z.infer<typeof claimsSchema>;
 
 function issuesOf(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ field: issue.path.map(String).join('.'), message: issue.message }));
-}
-
-/**
- * Whole seconds a token lives: lifetime × (1 + fraction × (2r − 1)), rounded and
- * then clamped so rounding can never push it outside lifetime × (1 ± fraction).
- */
-export function jitteredLifetimeSeconds(lifetimeSeconds: number, fraction: number, r: number): number {
-  if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds < 1) {
-    throw new CovenantError('bad-request', `token lifetime must be a positive whole number of seconds, got ${lifetimeSeconds}`);
-  }
-  if (!(fraction >= 0 && fraction < 1)) throw new CovenantError('bad-request', `token lifetime jitter must be in [0, 1), got ${fraction}`);
-  if (!(r >= 0 && r <= 1)) throw new CovenantError('internal', `jitter random source returned ${r}, outside [0, 1]`);
-  const low = Math.max(1, Math.ceil(lifetimeSeconds * (1 - fraction)));
-  const high = Math.floor(lifetimeSeconds * (1 + fraction));
-  const seconds = Math.round(lifetimeSeconds * (1 + fraction * (2 * r - 1)));
-  return Math.min(high, Math.max(low, seconds));
-}
-
-/** The longest a token can live; what a retired key must stay published for. */
-export function longestLifetimeSeconds(lifetimeSeconds = DEFAULT_LIFETIME_SECONDS, fraction = DEFAULT_JITTER_FRACTION): number {
-  return jitteredLifetimeSeconds(lifetimeSeconds, fraction, 1);
 }
 
 export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date): Promise<string> {

@@ -130,11 +130,22 @@ async function expectSuccess(fx: ServerFixture, c: MutatingCase, member: TestMem
   }
 }
 
+/** TEE instances call these; their evidence is the credential (test/server/attestation.test.ts). */
+const ATTESTER_ROUTES = ['POST /challenge-response/v1/newSession', 'POST /challenge-response/v1/session/:id', 'DELETE /challenge-response/v1/session/:id'];
+
 describeEachBackend('HTTP auth', (backend) => {
   const fx = useTestServer(backend);
 
   it('has a case for every mutating route the server serves', () => {
-    expect(mutatingRoutes(fx().server.app).sort()).toEqual(CASES.map((c) => c.route).sort());
+    const memberRoutes = mutatingRoutes(fx().server.app).filter((route) => !ATTESTER_ROUTES.includes(route));
+    expect(memberRoutes.sort()).toEqual(CASES.map((c) => c.route).sort());
+  });
+
+  it('takes attesters\' requests unsigned, and only on the challenge-response routes', async () => {
+    expect(mutatingRoutes(fx().server.app).filter((route) => route.includes('/challenge-response/')).sort()).toEqual([...ATTESTER_ROUTES].sort());
+    await seedWorkload(fx().server);
+    const res = await fx().server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
+    expect(res.statusCode, res.body).toBe(201);
   });
 
   for (const c of CASES) {
@@ -274,8 +285,10 @@ describeEachBackend('HTTP auth', (backend) => {
     const policy = await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.0.0'], reason: 'r' });
     const id = (policy.json() as { id: string }).id;
     expect((await server.signed('POST', '/v1/audit/checkpoints')).statusCode).toBe(201);
+    const session = await server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
 
     const samples: Record<string, string> = {
+      '/challenge-response/v1/session/:id': `/challenge-response/v1/${String(session.headers.location)}`,
       '/healthz': '/healthz',
       '/readyz': '/readyz',
       '/metrics': '/metrics',

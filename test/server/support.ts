@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { signRequest } from '../../src/ceremony/signed-request.js';
 import type { LedgerEntry } from '../../src/ledger/entry.js';
 import { useFreshInstance, type BackendFactory, type BackendInstance } from '../store/backends.js';
-import { createTestServer, manualClock, type TestMember, type TestServer } from '../support/control-plane.js';
+import { createTestServer, manualClock, type TestMember, type TestServer, type TestServerOptions } from '../support/control-plane.js';
 
 export type ManualClock = ReturnType<typeof manualClock>;
 
@@ -23,7 +23,7 @@ export interface ServerFixture {
  * The server is closed before the store is destroyed: vitest runs after-hooks in
  * reverse order of registration.
  */
-export function useTestServer(backend: BackendFactory, options: { bodyLimit?: number } = {}): () => ServerFixture {
+export function useTestServer(backend: BackendFactory, options: TestServerOptions = {}): () => ServerFixture {
   const instance = useFreshInstance(backend);
   let current: ServerFixture | undefined;
   beforeEach(async () => {

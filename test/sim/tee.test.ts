@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { CovenantError } from '../../src/core/errors.js';
 import { decodeEvidence, decodeReport, encodeReport } from '../../src/evidence/sim/index.js';
-import { bindingFor, SimulatedTee } from '../../src/sim/tee.js';
+import { SimulatedTee } from '../../src/sim/tee.js';
+import { expectedReportData } from '../../src/verifier/binding.js';
 import { createVendorRoot, issuePlatformIdentity } from '../../src/sim/vendor.js';
 
 const NOW = new Date('2025-01-01T00:00:00Z');
@@ -40,7 +41,7 @@ describe('SimulatedTee', () => {
     const report = decodeReport(evidence.report);
     expect(encodeReport(report)).toEqual(evidence.report);
     expect(report).toMatchObject({ version: 1, ...tee.workload });
-    expect(report.reportData).toBe(Buffer.from(bindingFor(nonce, spki)).toString('hex'));
+    expect(report.reportData).toBe(Buffer.from(expectedReportData('sim', nonce, spki)).toString('hex'));
     expect(verify(null, evidence.report, platform.privateKey, evidence.signature)).toBe(true);
   });
 

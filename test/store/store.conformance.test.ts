@@ -10,7 +10,10 @@ import { migrateToLatest } from '../../src/store/migrations.js';
 import { createPostgresDatabase, describeEachBackend, useFreshInstance } from './backends.js';
 
 const TABLES = [
+  'attachments',
+  'attestation_sessions',
   'checkpoints',
+  'instances',
   'ledger_entries',
   'ledger_heads',
   'ledger_nodes',
@@ -33,6 +36,9 @@ const PRIMARY_KEYS: Record<string, string[]> = {
   policy_versions: ['tenant', 'id'],
   members: ['tenant', 'name'],
   request_nonces: ['tenant', 'key_id', 'nonce'],
+  instances: ['tenant', 'workload', 'instance'],
+  attestation_sessions: ['tenant', 'id'],
+  attachments: ['tenant', 'digest'],
 };
 
 const SECONDARY_INDEXES: Record<string, string[][]> = {
@@ -41,6 +47,8 @@ const SECONDARY_INDEXES: Record<string, string[][]> = {
     ['tenant', 'workload'],
   ],
   request_nonces: [['expires_at']],
+  attestation_sessions: [['expires_at']],
+  attachments: [['expires_at']],
 };
 
 async function primaryKey(store: Store, table: string): Promise<string[]> {
@@ -143,7 +151,7 @@ describeEachBackend('store', (backend) => {
       const reopened = await inst.open();
       expect(await migrateToLatest(reopened.db, reopened.kind)).toEqual([]);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(reopened.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation']);
+      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation', '0002_attestation']);
       expect((await reopened.db.introspection.getTables()).map((t) => t.name).sort()).toEqual(TABLES);
       expect(await reopened.db.selectFrom('tenants').selectAll().execute()).toEqual([
         { id: 't', origin: 'o', log_vkey: 'k', created_at: 't0' },
@@ -334,7 +342,7 @@ describe('[postgres] replicas', () => {
 
       const store = opened[0]!;
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation']);
+      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation', '0002_attestation']);
       expect((await store.db.introspection.getTables()).map((t) => t.name).sort()).toEqual(TABLES);
     } finally {
       await Promise.allSettled(opened.map((s) => s.close()));

@@ -1,5 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { AttestationService, type EvidenceVerifier } from '../../src/app/attestation.js';
 import { ControlPlane } from '../../src/app/control-plane.js';
 import { createTenant } from '../../src/ceremony/members.js';
 import { generateMemberKey, loadPrivateKey, type MemberKeyAlg } from '../../src/ceremony/member-key.js';
@@ -11,6 +12,7 @@ import { formatVerifierKey } from '../../src/ledger/note.js';
 import { buildServer } from '../../src/server/app.js';
 import { Metrics } from '../../src/server/metrics.js';
 import type { Store } from '../../src/store/store.js';
+import { newSessionKey } from '../../src/verifier/session.js';
 
 /** A member identity usable to sign test requests. */
 export interface TestMember {
@@ -68,10 +70,33 @@ export interface TestServer extends TestPlane {
   signed(method: string, url: string, body?: unknown, member?: TestMember, options?: { created?: Date; nonce?: string; rawBody?: string }): Promise<LightMyRequestResponse>;
 }
 
-export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: { bodyLimit?: number } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  readonly bodyLimit?: number;
+  /** Evidence formats the attestation routes take (default none). */
+  readonly verifiers?: readonly EvidenceVerifier[];
+}
+
+export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: TestServerOptions = {}): Promise<TestServer> {
   const plane = await createTestPlane(store, clock);
   const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const app = await buildServer({ cp: plane.cp, tenant: plane.tenant, metrics: new Metrics(), version: 'test', tokenKeys: [tokenKey], ...options });
+  const attestation = new AttestationService({
+    cp: plane.cp,
+    tenant: plane.tenant,
+    sessionKey: newSessionKey(),
+    tokenKey,
+    verifiers: options.verifiers ?? [],
+    build: 'test',
+    tokenJitter: 0,
+  });
+  const app = await buildServer({
+    cp: plane.cp,
+    tenant: plane.tenant,
+    metrics: new Metrics(),
+    version: 'test',
+    tokenKeys: [tokenKey],
+    attestation,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
   return {
     ...plane,
     app,

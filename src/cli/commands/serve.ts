@@ -1,11 +1,16 @@
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { EvidenceVerifier } from '../../app/attestation.js';
+import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
+import { DEFAULT_LIFETIME_SECONDS } from '../../verifier/token-lifetime.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
-import type { CliContext } from '../context.js';
 import { memberKeyPath } from '../home.js';
 import { DEFAULT_DATA_DIR, initialise, parseTenant } from './init.js';
 import { parseBounded, parseCount } from './release.js';
+import { loadSimRoot } from './sim.js';
+import { readInput, tpmAnchor } from './evidence.js';
+import { collect, type CliContext } from '../context.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7800';
 
@@ -31,6 +36,26 @@ interface ServeFlags {
   bodyLimit: number;
   signatureWindow: number;
   logLevel: string;
+  simDir?: string;
+  tpmAnchor: string[];
+  evidenceRetention: number;
+  tokenLifetime: number;
+}
+
+/** SEV-SNP always (AMD's roots ship with Covenant); sim and TPM only when given something to trust. */
+async function evidenceVerifiers(simDir: string, tpmAnchorFiles: readonly string[]): Promise<EvidenceVerifier[]> {
+  const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }] = await Promise.all([
+    import('../../evidence/sev-snp/index.js'),
+    import('../../evidence/sim/index.js'),
+    import('../../evidence/tpm/index.js'),
+  ]);
+  const verifiers: EvidenceVerifier[] = [{ plugin: sevSnpPlugin }];
+  const simRoot = await loadSimRoot(simDir);
+  if (simRoot !== undefined) verifiers.push({ plugin: simPlugin, trustAnchors: [simRoot] });
+  if (tpmAnchorFiles.length > 0) {
+    verifiers.push({ plugin: tpmPlugin, trustAnchors: await Promise.all(tpmAnchorFiles.map(async (file) => tpmAnchor(await readInput(file, 'TPM trust anchor')))) });
+  }
+  return verifiers;
 }
 
 export function registerServeCommand(program: Command, ctx: CliContext, version: string): void {
@@ -45,6 +70,10 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--body-limit <bytes>', 'largest accepted request body', parseCount, 1024 * 1024)
     .option('--signature-window <seconds>', 'accepted clock skew of signed requests (replay window, 1-86400)', parseBounded(1, 86_400), 300)
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .option('--sim-dir <dir>', 'accept simulated-TEE evidence from the vendor root in <dir> (default: <data-dir>/sim, when `covenant sim init` made one)')
+    .option('--tpm-anchor <file>', 'accept TPM quotes whose AK chains to this CA certificate or matches this SHA-256 key pin (repeatable)', collect, [])
+    .option('--evidence-retention <seconds>', 'keep raw evidence this long for re-appraisal (each instance keeps its latest)', parseCount, DEFAULT_RETENTION_SECONDS)
+    .option('--token-lifetime <seconds>', 'attestation result lifetime, before ±20% jitter (1-86400)', parseBounded(1, 86_400), DEFAULT_LIFETIME_SECONDS)
     .action(async (flags: ServeFlags) => {
       const listen = flags.listen;
       // Keys, database and logs are the server's alone.
@@ -63,6 +92,8 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         if (!result.profileUpdated) ctx.out.line(`note: ${ctx.home()}/profile.json already names a server and log key; left unchanged`);
       }
       const storeUrl = flags.store ?? ctx.env.COVENANT_STORE;
+      const verifiers = await evidenceVerifiers(flags.simDir ?? join(flags.dataDir, 'sim'), flags.tpmAnchor);
+      if (verifiers.some((v) => v.plugin.teeClass === 'sim')) ctx.out.line('WARNING: simulated-TEE evidence is accepted; it offers no security (never in production)');
       // Loaded on demand: the server's dependencies would slow every other command's start.
       const { startServer } = await import('../../server/serve.js');
       const server = await startServer({
@@ -76,6 +107,9 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         signatureWindowSeconds: flags.signatureWindow,
         logLevel: flags.logLevel,
         version,
+        verifiers,
+        evidenceRetentionSeconds: flags.evidenceRetention,
+        tokenLifetimeSeconds: flags.tokenLifetime,
       });
       ctx.out.line(`covenant listening on ${server.url}`);
       ctx.out.line(`data directory ${server.dataDir} (store: ${server.store.kind === 'sqlite' ? join(server.dataDir, 'covenant.db') : server.store.location})`);

@@ -4,7 +4,6 @@ import { digestProblem } from '../../core/digest.js';
 import { configNameProblem } from '../../core/names.js';
 import { MAX_CONFIG_ENTRIES } from '../../core/release.js';
 import { EvidenceError } from '../plugin.js';
-import { REPORT_DATA_BYTES } from './binding.js';
 
 /**
  * The sim evidence wire format. One JSON document:
@@ -24,6 +23,8 @@ export const MAX_EVIDENCE_BYTES = 32 * 1024;
 export const MAX_REPORT_BYTES = 16 * 1024;
 export const MAX_CERTIFICATE_BYTES = 8 * 1024;
 export const ED25519_SIGNATURE_BYTES = 64;
+/** `reportData` holds a SHA-512 binding of nonce and instance key (src/verifier/binding.ts). */
+export const REPORT_DATA_BYTES = 64;
 
 // Same shapes as release registration (src/core/release.ts), so whatever a release can
 // name as a reference value a sim report can carry, and nothing else.

@@ -1,10 +1,10 @@
 export { simPlugin, SIM_WARNING } from './plugin.js';
-export { bindingFor, bindingMatches, REPORT_DATA_BYTES } from './binding.js';
 export {
   SIM_MEDIA_TYPE,
   SIM_EVIDENCE_VERSION,
   SIM_REPORT_VERSION,
   MAX_EVIDENCE_BYTES,
+  REPORT_DATA_BYTES,
   decodeEvidence,
   encodeEvidence,
   decodeReport,

@@ -1,0 +1,175 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { CovenantError } from '../core/errors.js';
+import { LruCache } from '../core/lru.js';
+import type { PolicyVersion, Release } from '../core/model.js';
+import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
+import { requireWorkload } from '../policy/queries.js';
+import { appraise, type Appraisal } from '../verifier/appraisal.js';
+import { checkBinding, expectedReportData } from '../verifier/binding.js';
+import { recordVerdict, type VerdictResult } from '../verifier/commands.js';
+import { issueEar } from '../verifier/ear.js';
+import { parseEnvelope, type AttestationEnvelope } from '../verifier/envelope.js';
+import { PolicyRuleCache } from '../verifier/rules.js';
+import { SessionCodec, type AttestationSession } from '../verifier/session.js';
+import { jwkFromSpki, thumbprintOf } from '../verifier/token-keys.js';
+import type { ControlPlane } from './control-plane.js';
+import { DEFAULT_RETENTION_SECONDS } from './retention.js';
+
+/** One evidence format the verifier takes, with the anchors it trusts (absent: the plugin's shipped roots). */
+export interface EvidenceVerifier {
+  readonly plugin: EvidencePlugin;
+  readonly trustAnchors?: readonly Uint8Array[];
+}
+
+export interface AttestationOptions {
+  readonly cp: ControlPlane;
+  readonly tenant: string;
+  readonly sessionKey: Uint8Array;
+  /** Signs attestation results (ES256). */
+  readonly tokenKey: KeyObject;
+  readonly verifiers: readonly EvidenceVerifier[];
+  /** `ear.verifier-id.build`: the software version. */
+  readonly build: string;
+  readonly sessionSeconds?: number;
+  readonly tokenLifetimeSeconds?: number;
+  readonly tokenJitter?: number;
+  /** How long raw evidence is kept for re-appraisal (default one day). */
+  readonly retentionSeconds?: number;
+}
+
+export interface Attested {
+  readonly session: AttestationSession;
+  readonly envelope: AttestationEnvelope;
+  readonly instance: string;
+  readonly appraisal: Appraisal;
+  /** The EAR JWT. */
+  readonly token: string;
+}
+
+export type SessionStatus = 'waiting' | 'complete' | 'failed' | 'deleted';
+
+const MEMO_CAPACITY = 10_000;
+
+const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/**
+ * Challenge-response attestation: a session's nonce, the evidence that binds it and
+ * the instance key, verification (outside the write lock: it is the expensive part),
+ * then appraisal and the verdict through the spine, and an EAR bound to the key.
+ */
+export class AttestationService {
+  readonly #options: AttestationOptions;
+  readonly #sessions: SessionCodec;
+  readonly #verifiers: ReadonlyMap<string, EvidenceVerifier>;
+  readonly #rules = new PolicyRuleCache();
+  /** Appraisals by (evidence digest, policy id): a new policy version misses by construction. */
+  readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
+
+  constructor(options: AttestationOptions) {
+    this.#options = options;
+    this.#sessions = new SessionCodec(options.sessionKey);
+    const verifiers = new Map<string, EvidenceVerifier>();
+    for (const verifier of options.verifiers) for (const type of verifier.plugin.mediaTypes) verifiers.set(type, verifier);
+    this.#verifiers = verifiers;
+  }
+
+  /** Evidence media types this verifier takes inside the attestation document. */
+  get evidenceTypes(): string[] {
+    return [...this.#verifiers.keys()];
+  }
+
+  async newSession(workload: string, options: { nonce?: Uint8Array; nonceBytes?: number } = {}): Promise<AttestationSession & { token: string }> {
+    const { cp, tenant } = this.#options;
+    await requireWorkload(cp.store.db, tenant, workload);
+    const { token, session } = this.#sessions.create(workload, cp.clock(), {
+      ...options,
+      ...(this.#options.sessionSeconds === undefined ? {} : { lifetimeSeconds: this.#options.sessionSeconds }),
+    });
+    return { ...session, token };
+  }
+
+  async status(token: string): Promise<{ session: AttestationSession; status: SessionStatus }> {
+    const { cp, tenant } = this.#options;
+    const session = this.#sessions.open(token, cp.clock());
+    const spent = await cp.store.db.selectFrom('attestation_sessions').select('status').where('tenant', '=', tenant).where('id', '=', session.id).executeTakeFirst();
+    return { session, status: (spent?.status as SessionStatus | undefined) ?? 'waiting' };
+  }
+
+  /** Spends a session without evidence: its nonce can no longer be used. */
+  async discard(token: string): Promise<void> {
+    const { cp, tenant } = this.#options;
+    const session = this.#sessions.open(token, cp.clock());
+    await cp.store.db
+      .insertInto('attestation_sessions')
+      .values({ tenant, id: session.id, status: 'deleted', verdict_seq: null, expires_at: session.expiresAt.toISOString() })
+      .onConflict((oc) => oc.columns(['tenant', 'id']).doNothing())
+      .execute();
+  }
+
+  async attest(token: string, body: Uint8Array, contentType: string): Promise<Attested> {
+    const { cp, tenant } = this.#options;
+    const now = cp.clock();
+    const session = this.#sessions.open(token, now);
+    const envelope = parseEnvelope(body);
+    const verifier = this.#verifiers.get(envelope.evidenceType);
+    if (verifier === undefined) {
+      throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(envelope.evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ')})`);
+    }
+    const instanceKey = jwkFromSpki(envelope.instanceKey);
+    const instance = await thumbprintOf(instanceKey);
+    const outcome = await this.#verify(verifier, envelope, session, now);
+    const digest = sha256(body);
+    const { result } = await cp.committer.submit<VerdictResult>(
+      tenant,
+      recordVerdict({
+        session,
+        instance,
+        evidence: { type: envelope.evidenceType, digest, body, bodyType: contentType },
+        outcome,
+        appraise: (claims, policy, releases, at) => this.#appraise(digest, claims, policy, releases, at),
+        retainUntil: new Date(now.getTime() + (this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS) * 1000),
+      }),
+    );
+    const { appraisal } = result;
+    const ear = await issueEar(
+      {
+        nonce: session.nonce,
+        verifierId: { developer: 'covenant', build: this.#options.build },
+        workload: session.workload,
+        status: appraisal.status,
+        trustVector: appraisal.trustVector,
+        policyId: appraisal.policyId,
+        ...(appraisal.matchedRelease === undefined ? {} : { matchedRelease: appraisal.matchedRelease }),
+        instanceKey,
+        ...(this.#options.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.#options.tokenLifetimeSeconds }),
+        ...(this.#options.tokenJitter === undefined ? {} : { jitter: { fraction: this.#options.tokenJitter } }),
+      },
+      this.#options.tokenKey,
+      cp.clock(),
+    );
+    return { session, envelope, instance, appraisal, token: ear };
+  }
+
+  async #verify(verifier: EvidenceVerifier, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<{ claims: Claims } | { error: EvidenceError }> {
+    try {
+      const claims = await verifier.plugin.verify(envelope.evidence, {
+        now,
+        ...(verifier.trustAnchors === undefined ? {} : { trustAnchors: verifier.trustAnchors }),
+        collateral: envelope.collateral,
+        // The TPM checks its qualifying data itself; the others are checked below.
+        ...(verifier.plugin.teeClass === 'tpm' ? { expectedNonce: expectedReportData('tpm', session.nonce, envelope.instanceKey) } : {}),
+      });
+      checkBinding(claims, session.nonce, envelope.instanceKey);
+      return { claims };
+    } catch (error) {
+      if (error instanceof EvidenceError) return { error };
+      throw error;
+    }
+  }
+
+  #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date): Appraisal {
+    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id}`, () =>
+      appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy) }),
+    );
+  }
+}

@@ -1,0 +1,94 @@
+import { CovenantError } from '../core/errors.js';
+import type { PolicyVersion, Release } from '../core/model.js';
+import type { Claims, EvidenceError } from '../evidence/plugin.js';
+import type { Unit } from '../ledger/committer.js';
+import { currentPolicy, listReleases } from '../policy/queries.js';
+import type { Appraisal, AppraisalReason } from './appraisal.js';
+import type { AttestationSession } from './session.js';
+import { AR4SI, TRUST_CLAIMS, type TrustClaim, type TrustVector } from './trust-vector.js';
+import { ATTESTATION_VERDICT, summariseClaims, type AttestationVerdict } from './verdict.js';
+
+/** The posted evidence as the ledger and the attachment store know it. */
+export interface ReceivedEvidence {
+  /** The evidence's own media type (the plugin's). */
+  readonly type: string;
+  /** `sha256:<hex>` of `body`. */
+  readonly digest: string;
+  /** The whole posted document (evidence, instance key, collateral): enough to re-verify. */
+  readonly body: Uint8Array;
+  readonly bodyType: string;
+}
+
+export interface VerdictInput {
+  readonly session: AttestationSession;
+  /** RFC 7638 thumbprint of the instance key. */
+  readonly instance: string;
+  readonly evidence: ReceivedEvidence;
+  /** The plugin's verdict on the evidence: verified claims (binding included), or why not. */
+  readonly outcome: { readonly claims: Claims } | { readonly error: EvidenceError };
+  /** Appraisal of verified claims against a policy version at `now` (memoised by the caller). */
+  readonly appraise: (claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date) => Appraisal;
+  readonly retainUntil: Date;
+}
+
+export interface VerdictResult {
+  readonly claims: Claims;
+  /** Contraindicated with `no-policy` when the workload has no policy version yet. */
+  readonly appraisal: Appraisal;
+  readonly verdict: AttestationVerdict;
+}
+
+const reason = (code: string, message: string): AppraisalReason => ({ code, message, severity: 'contraindicated' });
+
+/**
+ * The ledger side of one attestation: spends the session (once), appraises verified
+ * claims against the policy in force at commit time, records the verdict and keeps the
+ * evidence. Refused evidence is recorded too, then its error is the caller's answer.
+ */
+export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
+  return async (tx, ctx) => {
+    const { session } = input;
+    const spent = await tx.selectFrom('attestation_sessions').select('status').where('tenant', '=', ctx.tenant).where('id', '=', session.id).executeTakeFirst();
+    if (spent !== undefined) throw new CovenantError('conflict', `attestation session ${session.id} is already ${spent.status}: nonces are single-use, start a new session`);
+
+    const base = {
+      session: session.id,
+      sessionExpiresAt: session.expiresAt.toISOString(),
+      instance: input.instance,
+      evidence: { type: input.evidence.type, digest: input.evidence.digest },
+    };
+    const entry = (verdict: AttestationVerdict) => ({ type: ATTESTATION_VERDICT, actor: `instance:${input.instance}` as const, workload: session.workload, payload: verdict });
+
+    if ('error' in input.outcome) {
+      const { error } = input.outcome;
+      const verdict: AttestationVerdict = { ...base, policy: null, status: 'contraindicated', reasons: [reason(`evidence-invalid:${error.reason}`, error.message)] };
+      return { entries: [entry(verdict)], rejection: error };
+    }
+
+    const { claims } = input.outcome;
+    const policy = await currentPolicy(tx, ctx.tenant, session.workload);
+    const appraisal: Appraisal =
+      policy === null
+        ? { status: 'contraindicated', reasons: [reason('no-policy', `workload ${session.workload} has no policy version yet: nothing is accepted`)], trustVector: NO_POLICY_VECTOR, policyId: `policy:${ctx.tenant}/${session.workload}/none` }
+        : input.appraise(claims, policy, new Map((await listReleases(tx, ctx.tenant, session.workload)).map((r) => [r.document.version, r])), ctx.now);
+    const verdict: AttestationVerdict = {
+      ...base,
+      claims: summariseClaims(claims),
+      policy: policy?.id ?? null,
+      status: appraisal.status,
+      reasons: appraisal.reasons,
+      ...(appraisal.matchedRelease === undefined ? {} : { release: appraisal.matchedRelease }),
+    };
+    return {
+      entries: [entry(verdict)],
+      attachments: [{ digest: input.evidence.digest, mediaType: input.evidence.bodyType, body: input.evidence.body, meta: { claims }, expiresAt: input.retainUntil }],
+      result: { claims, appraisal, verdict },
+    };
+  };
+}
+
+/** Nothing assessed, and no executable can be accepted: there is nothing to accept it by. */
+const NO_POLICY_VECTOR: TrustVector = {
+  ...(Object.fromEntries(TRUST_CLAIMS.map((claim) => [claim, AR4SI.NONE])) as Record<TrustClaim, number>),
+  executables: AR4SI.CONTRAINDICATED,
+};

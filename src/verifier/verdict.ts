@@ -1,0 +1,93 @@
+import { formatDigest } from '../core/digest.js';
+import type { TcbStatus, TeeClass } from '../core/model.js';
+import type { Claims } from '../evidence/plugin.js';
+import type { Projector } from '../ledger/committer.js';
+import type { AppraisalReason, AppraisalStatus, MatchedRelease } from './appraisal.js';
+
+/**
+ * The ledger's record of one attestation: every verdict, accepting or not. It holds
+ * what was decided and on what grounds — never the evidence itself (an attachment,
+ * by digest) nor the token (derived from the verdict, and bound to the instance).
+ */
+export const ATTESTATION_VERDICT = 'attestation.verdict';
+
+/** The appraisal-relevant claims, digests as `alg:hex`; format details stay in the attachment. */
+export interface ClaimsSummary {
+  readonly teeClass: TeeClass;
+  readonly measurements: readonly string[];
+  readonly signer?: string;
+  readonly product?: string;
+  readonly securityVersion?: number;
+  readonly debug: boolean;
+  readonly tcbStatus?: TcbStatus;
+  readonly tcb?: Readonly<Record<string, number>>;
+  readonly config: Readonly<Record<string, string>>;
+}
+
+export interface AttestationVerdict {
+  /** The session's random id: spent by this verdict. */
+  readonly session: string;
+  readonly sessionExpiresAt: string;
+  /** RFC 7638 thumbprint of the instance key the evidence binds (or claimed to). */
+  readonly instance: string;
+  readonly evidence: { readonly type: string; readonly digest: string };
+  /** Absent when the evidence did not verify: nothing it says can be believed. */
+  readonly claims?: ClaimsSummary;
+  /** The policy version appraised against; null when none was (no policy, bad evidence). */
+  readonly policy: string | null;
+  readonly status: AppraisalStatus;
+  readonly reasons: readonly AppraisalReason[];
+  readonly release?: MatchedRelease;
+}
+
+export function summariseClaims(claims: Claims): ClaimsSummary {
+  const config: Record<string, string> = {};
+  for (const [name, digest] of Object.entries(claims.config)) config[name] = formatDigest(digest);
+  return {
+    teeClass: claims.teeClass,
+    measurements: claims.measurements.map(formatDigest),
+    ...(claims.signer === undefined ? {} : { signer: claims.signer }),
+    ...(claims.product === undefined ? {} : { product: claims.product }),
+    ...(claims.securityVersion === undefined ? {} : { securityVersion: claims.securityVersion }),
+    debug: claims.debug,
+    ...(claims.tcbStatus === undefined ? {} : { tcbStatus: claims.tcbStatus }),
+    ...(claims.tcb === undefined ? {} : { tcb: claims.tcb }),
+    config,
+  };
+}
+
+/**
+ * A verdict spends its session and, when the evidence verified, updates the fleet
+ * inventory. Evidence that did not verify leaves the inventory alone: anyone can post
+ * garbage naming a victim's key, and must not be able to mark that instance failed.
+ */
+export const verdictProjection: Record<string, Projector> = {
+  [ATTESTATION_VERDICT]: async (tx, entry) => {
+    const verdict = entry.payload as AttestationVerdict;
+    await tx
+      .insertInto('attestation_sessions')
+      .values({
+        tenant: entry.tenant,
+        id: verdict.session,
+        status: verdict.claims === undefined ? 'failed' : 'complete',
+        verdict_seq: entry.seq,
+        expires_at: verdict.sessionExpiresAt,
+      })
+      .execute();
+    if (verdict.claims === undefined || entry.workload === undefined) return;
+    const latest = {
+      tee: verdict.claims.teeClass,
+      release: verdict.release?.version ?? null,
+      status: verdict.status,
+      policy: verdict.policy,
+      evidence_digest: verdict.evidence.digest,
+      verdict_seq: entry.seq,
+      last_seen: entry.time,
+    };
+    await tx
+      .insertInto('instances')
+      .values({ tenant: entry.tenant, workload: entry.workload, instance: verdict.instance, first_seen: entry.time, ...latest })
+      .onConflict((oc) => oc.columns(['tenant', 'workload', 'instance']).doUpdateSet(latest))
+      .execute();
+  },
+};
