@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CovenantError } from '../core/errors.js';
 import { ServerProblem, Unreachable } from './client.js';
+import { registerAttestCommand } from './commands/attest.js';
 import { registerAuditCommands, VerificationFailed } from './commands/audit.js';
 import { registerEvidenceCommands } from './commands/evidence.js';
 import { registerInitCommand } from './commands/init.js';
@@ -53,6 +54,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerMemberCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerEvidenceCommands(program, ctx);
+  registerAttestCommand(program, ctx);
   registerSimCommands(program, ctx);
   registerTokenCommands(program, ctx);
   // Every subcommand throws instead of exiting, so main() decides the exit code.

@@ -1,0 +1,87 @@
+/**
+ * `covenant attest` and `covenant token verify` against a real server process that
+ * trusts the simulated TEE made by `covenant sim init` in its data directory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startServerProcess, type ServerProcess } from '../support/process.js';
+
+const ACCEPTED = `sha256:${'a'.repeat(64)}`;
+const UNKNOWN = `sha256:${'b'.repeat(64)}`;
+
+describe('covenant attest (real binary, real server)', () => {
+  let root: string;
+  let server: ServerProcess;
+  let env: NodeJS.ProcessEnv;
+  const cli = (...args: string[]) => runCli(args, env);
+  const simDir = () => join(root, 'data', 'sim');
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'covenant-attest-'));
+    env = { COVENANT_HOME: join(root, 'home') };
+    expect((await cli('sim', 'init', '--dir', simDir())).code).toBe(0);
+    server = await startServerProcess(['--data-dir', join(root, 'data')], env);
+    env = { ...env, COVENANT_SERVER: server.url };
+    for (const args of [
+      ['workload', 'create', 'payments/ingest'],
+      ['release', 'register', 'payments/ingest', '--version', '1.0.0', '--class', 'sim', '--measurement', ACCEPTED, '--svn', '2'],
+      ['policy', 'update', 'payments/ingest', '--accept', '1.0.0', '--reason', 'first release'],
+    ]) {
+      const result = await cli(...args);
+      expect(result.code, result.stderr).toBe(0);
+    }
+  });
+
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('warns at start that simulated evidence is accepted', () => {
+    expect(server.output()).toMatch(/WARNING: simulated-TEE evidence is accepted; it offers no security/);
+  });
+
+  it('attests an accepted measurement: exit 0, the token on stdout, and it verifies against the server', async () => {
+    const attested = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--svn', '2', '--sim-dir', simDir());
+    expect(attested.code, attested.stderr).toBe(0);
+    const token = attested.stdout.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(attested.stderr).toMatch(/^status\s+affirming$/m);
+    expect(attested.stderr).toMatch(/^release\s+1\.0\.0$/m);
+
+    const verified = await cli('token', 'verify', token, '--workload', 'payments/ingest', '--json');
+    expect(verified.code, verified.stderr).toBe(0);
+    const claims = JSON.parse(verified.stdout) as { submods: Record<string, Record<string, unknown>> };
+    expect(claims.submods['payments/ingest']).toMatchObject({ 'ear.status': 'affirming', 'covenant.release': { version: '1.0.0' } });
+  });
+
+  it('an unknown measurement: still a signed token, but exit 1 with one line naming the reason', async () => {
+    const attested = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', UNKNOWN, '--sim-dir', simDir());
+    expect(attested.code).toBe(1);
+    expect(attested.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(attested.stderr.trim().split('\n').at(-1)).toBe('covenant: attestation contraindicated: no-matching-release');
+  });
+
+  it('--json prints the whole reply', async () => {
+    const attested = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--svn', '2', '--sim-dir', simDir(), '--json');
+    expect(attested.code).toBe(0);
+    expect(JSON.parse(attested.stdout)).toMatchObject({ status: 'complete', appraisal: { status: 'affirming', reasons: [] } });
+  });
+
+  it('refuses usage errors with exit 2, missing pieces with exit 1, an absent server with exit 3', async () => {
+    expect((await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', 'sha256:zz')).code).toBe(2);
+    expect((await cli('attest', '--workload', 'payments/ingest', '--sim')).code).toBe(2);
+    const noSim = await cli('attest', '--workload', 'payments/ingest', '--measurement', ACCEPTED, '--sim-dir', simDir());
+    expect([noSim.code, noSim.stderr.trim()]).toEqual([1, 'covenant: only simulated instances can attest from the CLI: pass --sim']);
+    const noPlatform = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', join(root, 'nowhere'));
+    expect(noPlatform.code).toBe(1);
+    expect(noPlatform.stderr.trim()).toMatch(/^covenant: no simulated TEE in .*nowhere: run `covenant sim init` first$/);
+    const unknown = await cli('attest', '--workload', 'no/such', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir());
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'covenant: no workload named no/such']);
+    const away = await runCli(['attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir(), '--server', 'http://127.0.0.1:9'], env);
+    expect(away.code).toBe(3);
+  });
+});
