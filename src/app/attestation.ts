@@ -2,9 +2,11 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
 import type { PolicyVersion, Release } from '../core/model.js';
+import { decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
-import { requireWorkload } from '../policy/queries.js';
-import { appraise, type Appraisal } from '../verifier/appraisal.js';
+import { checkRule } from '../policy/cel.js';
+import { currentPolicy, listReleases, policyById, requireWorkload } from '../policy/queries.js';
+import { appraise, type Appraisal, type AppraisalReason, type AppraisalStatus } from '../verifier/appraisal.js';
 import { checkBinding, expectedReportData } from '../verifier/binding.js';
 import { recordVerdict, type VerdictResult } from '../verifier/commands.js';
 import { issueEar } from '../verifier/ear.js';
@@ -47,6 +49,26 @@ export interface Attested {
 }
 
 export type SessionStatus = 'waiting' | 'complete' | 'failed' | 'deleted';
+
+/** What a candidate policy would make of one known instance. */
+export interface DryRunInstance {
+  readonly instance: string;
+  readonly tee: string;
+  readonly lastSeen: string;
+  readonly release: string | null;
+  readonly current: string;
+  /** `unavailable` when the instance's latest evidence is no longer retained. */
+  readonly wouldBe: AppraisalStatus | 'unavailable';
+  readonly reasons: readonly AppraisalReason[];
+}
+
+export interface DryRun {
+  readonly workload: string;
+  /** The candidate's id: a stored version's, or the one an update would get now. */
+  readonly candidate: string;
+  readonly instances: readonly DryRunInstance[];
+  readonly counts: Readonly<Record<DryRunInstance['wouldBe'], number>>;
+}
 
 const MEMO_CAPACITY = 10_000;
 
@@ -148,6 +170,44 @@ export class AttestationService {
       cp.clock(),
     );
     return { session, envelope, instance, appraisal, token: ear };
+  }
+
+  /**
+   * Re-appraises the latest verified claims of every instance in the workload's
+   * inventory against `candidate` — a stored version, or an update of the current
+   * one that is decided but never committed. Reads only.
+   */
+  async dryRun(workload: string, candidate: { readonly version: string } | { readonly update: PolicyUpdate; readonly actor: string }): Promise<DryRun> {
+    const { cp, tenant } = this.#options;
+    const db = cp.store.db;
+    await requireWorkload(db, tenant, workload);
+    const now = cp.clock();
+    const releases = new Map((await listReleases(db, tenant, workload)).map((r) => [r.document.version, r]));
+    const policy =
+      'version' in candidate
+        ? await policyById(db, tenant, workload, candidate.version)
+        : decidePolicyUpdate({ current: await currentPolicy(db, tenant, workload), releases, update: candidate.update, actor: candidate.actor, now, tenant, workload, checkRule });
+    const rows = await db
+      .selectFrom('instances')
+      .leftJoin('attachments', (join) => join.onRef('attachments.tenant', '=', 'instances.tenant').onRef('attachments.digest', '=', 'instances.evidence_digest'))
+      .select(['instances.instance', 'instances.tee', 'instances.last_seen', 'instances.release', 'instances.status', 'instances.evidence_digest', 'attachments.meta'])
+      .where('instances.tenant', '=', tenant)
+      .where('instances.workload', '=', workload)
+      .orderBy('instances.instance')
+      .execute();
+    const counts = { affirming: 0, warning: 0, contraindicated: 0, unavailable: 0 };
+    const instances = rows.map((row): DryRunInstance => {
+      const known = { instance: row.instance, tee: row.tee, lastSeen: row.last_seen, release: row.release, current: row.status };
+      if (row.meta === null) {
+        counts.unavailable += 1;
+        return { ...known, wouldBe: 'unavailable', reasons: [] };
+      }
+      const { claims } = JSON.parse(row.meta) as { claims: Claims };
+      const appraisal = this.#appraise(row.evidence_digest, claims, policy, releases, now);
+      counts[appraisal.status] += 1;
+      return { ...known, wouldBe: appraisal.status, reasons: appraisal.reasons };
+    });
+    return { workload, candidate: policy.id, instances, counts };
   }
 
   async #verify(verifier: EvidenceVerifier, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<{ claims: Claims } | { error: EvidenceError }> {

@@ -2,7 +2,7 @@
  * `covenant attest` and `covenant token verify` against a real server process that
  * trusts the simulated TEE made by `covenant sim init` in its data directory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,28 @@ describe('covenant attest (real binary, real server)', () => {
     const attested = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--svn', '2', '--sim-dir', simDir(), '--json');
     expect(attested.code).toBe(0);
     expect(JSON.parse(attested.stdout)).toMatchObject({ status: 'complete', appraisal: { status: 'affirming', reasons: [] } });
+  });
+
+  it('policy dry-run lists who a candidate would fail and why, changing nothing', async () => {
+    const candidate = join(root, 'retire.json');
+    await writeFile(candidate, JSON.stringify({ remove: ['1.0.0'] }));
+    const before = await cli('policy', 'show', 'payments/ingest', '--json');
+    const run = await cli('policy', 'dry-run', 'payments/ingest', '--policy', candidate);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^INSTANCE\s+TEE\s+RELEASE\s+LASTSEEN\s+CURRENT\s+WOULDBE\s+REASONS$/m);
+    expect(run.stdout).toMatch(/sim\s+1\.0\.0\s+\S+\s+affirming\s+contraindicated\s+no-matching-release,release-not-accepted/);
+    expect(run.stdout).toMatch(/^\d+ instances: 0 affirming, 0 warning, \d+ contraindicated, 0 without retained evidence$/m);
+    expect((await cli('policy', 'show', 'payments/ingest', '--json')).stdout).toBe(before.stdout);
+
+    const current = (JSON.parse(before.stdout) as { id: string }).id;
+    const same = await cli('policy', 'dry-run', 'payments/ingest', '--policy', current, '--json');
+    expect(same.code, same.stderr).toBe(0);
+    expect(JSON.parse(same.stdout)).toMatchObject({ candidate: current, counts: { unavailable: 0 } });
+
+    await writeFile(candidate, '{not json');
+    const broken = await cli('policy', 'dry-run', 'payments/ingest', '--policy', candidate);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr.trim()).toMatch(/^covenant: .*retire\.json is not JSON: /);
   });
 
   it('refuses usage errors with exit 2, missing pieces with exit 1, an absent server with exit 3', async () => {

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { JsonWebKey } from 'node:crypto';
+import { pruneAttestationState } from '../../src/app/retention.js';
 import { simPlugin, SIM_MEDIA_TYPE } from '../../src/evidence/sim/index.js';
 import { AttestationRefused, SimAttester, type Transport } from '../../src/sim/attester.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
@@ -318,6 +319,74 @@ describeEachBackend('attestation sessions', (backend) => {
     await seedAccepted(fixture());
     expectProblem(await server.app.inject({ method: 'POST', url: '/v1/workloads', headers: { 'content-type': 'application/json' }, payload: '{"name":"x/y"}' }), 401);
     expect((await newSession(server.app)).statusCode).toBe(201);
+  });
+});
+
+describeEachBackend('policy dry-run and retention', (backend) => {
+  const fixture = useTestServer(backend, { verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }] });
+  const dryRun = (body: unknown, workload = WORKLOAD_PATH) => fixture().server.signed('POST', `${workload}/policy/dry-run`, body);
+
+  it('re-appraises every known instance against a candidate, changing nothing', async () => {
+    const { server } = fixture();
+    await seedAccepted(fixture());
+    const good = await attester(fixture()).attest();
+    const bad = await attester(fixture(), { measurement: sha256('b') }).attest();
+    const current = (await server.app.inject({ method: 'GET', url: `${WORKLOAD_PATH}/policy` })).json() as { id: string };
+
+    const same = await expectNoEntry(server.app, () => dryRun({ version: current.id.slice(0, 12) }));
+    expect(same.statusCode, same.body).toBe(200);
+    const sameBody = same.json() as { candidate: string; instances: { instance: string; current: string; wouldBe: string }[]; counts: Record<string, number> };
+    expect(sameBody.candidate).toBe(current.id);
+    expect(sameBody.counts).toEqual({ affirming: 1, warning: 0, contraindicated: 1, unavailable: 0 });
+    expect(sameBody.instances.find((i) => i.instance === good.appraisal.instance)).toMatchObject({ current: 'affirming', wouldBe: 'affirming', release: '1.0.0', tee: 'sim' });
+
+    const retire = await expectNoEntry(server.app, () => dryRun({ update: { remove: ['1.0.0'] } }));
+    expect(retire.statusCode, retire.body).toBe(200);
+    const retired = retire.json() as { candidate: string; instances: { instance: string; wouldBe: string; reasons: { code: string }[] }[]; counts: Record<string, number> };
+    expect(retired.candidate).not.toBe(current.id);
+    expect(retired.counts).toEqual({ affirming: 0, warning: 0, contraindicated: 2, unavailable: 0 });
+    expect(retired.instances.find((i) => i.instance === good.appraisal.instance)?.reasons.map((r) => r.code)).toEqual(['no-matching-release', 'release-not-accepted']);
+    expect(retired.instances.find((i) => i.instance === bad.appraisal.instance)?.reasons.map((r) => r.code)).toEqual(['no-matching-release']);
+    // Still the same policy in force.
+    expect(((await server.app.inject({ method: 'GET', url: `${WORKLOAD_PATH}/policy` })).json() as { id: string }).id).toBe(current.id);
+
+    // A rule tightening the candidate: the CEL rules run on the retained claims.
+    const rule = (await dryRun({ update: { rules: { svn_two: 'svn >= 2' } } })).json() as { instances: { instance: string; reasons: { code: string }[] }[] };
+    expect(rule.instances.find((i) => i.instance === good.appraisal.instance)?.reasons.map((r) => r.code)).toEqual(['rule-failed:svn_two']);
+  });
+
+  it('refuses bad candidates as 4xx', async () => {
+    await seedAccepted(fixture());
+    expectProblem(await dryRun({}), 400, 'validation-failed');
+    expectProblem(await dryRun({ version: 'abcdef01', update: {} }), 400, 'validation-failed');
+    expectProblem(await dryRun({ version: 'abcdef01' }), 404, 'not-found');
+    expectProblem(await dryRun({ update: { accept: ['9.9.9'] } }), 422, 'unknown-release');
+    expectProblem(await dryRun({ update: { rules: { broken: 'svn >=' } } }), 422, 'invalid-rule');
+    expectProblem(await dryRun({ version: 'abcdef01' }, '/v1/workloads/no%2Fsuch'), 404, 'not-found');
+  });
+
+  it('retention drops expired sessions and old evidence, but keeps each instance\'s latest for dry runs', async () => {
+    const { server, clock, instance } = fixture();
+    await seedAccepted(fixture());
+    const subject = attester(fixture());
+    await subject.attest();
+    clock.advance(1000);
+    const again = new SimAttester({ server: 'http://covenant.test', workload: WORKLOAD, tee: tee(), instanceKey: subject.instanceKey, transport: injectTransport(server.app) });
+    await again.attest();
+    const db = instance.store.db;
+    expect(await db.selectFrom('attachments').select('digest').execute()).toHaveLength(2);
+    expect(await db.selectFrom('attestation_sessions').select('id').execute()).toHaveLength(2);
+
+    await pruneAttestationState(instance.store, new Date(clock().getTime() + 2 * 86_400_000));
+    const kept = await db.selectFrom('attachments').select('digest').execute();
+    const latest = await db.selectFrom('instances').select('evidence_digest').executeTakeFirstOrThrow();
+    expect(kept.map((k) => k.digest)).toEqual([latest.evidence_digest]);
+    expect(await db.selectFrom('attestation_sessions').select('id').execute()).toEqual([]);
+
+    // Once an instance's evidence is gone, a dry run says so instead of guessing.
+    await db.deleteFrom('attachments').execute();
+    const res = (await dryRun({ update: { floor: 1 } })).json() as { counts: Record<string, number>; instances: { wouldBe: string }[] };
+    expect(res.counts).toEqual({ affirming: 0, warning: 0, contraindicated: 0, unavailable: 1 });
   });
 });
 

@@ -40,6 +40,8 @@ interface MutatingCase {
   readonly status: number;
   /** The ledger entry a success appends, if any. */
   readonly entry?: { readonly type: string; readonly workload?: string };
+  /** Reads that take a body: any active member may ask, no admin role needed. */
+  readonly anyMember?: true;
 }
 
 const CASES: readonly MutatingCase[] = [
@@ -69,6 +71,16 @@ const CASES: readonly MutatingCase[] = [
     setup: seedWorkload,
     status: 201,
     entry: { type: 'policy.version-created', workload: WORKLOAD },
+  },
+  {
+    // Changes nothing, but runs appraisals on the inventory: members only.
+    route: 'POST /v1/workloads/:workload/policy/dry-run',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/policy/dry-run`,
+    body: () => ({ update: { accept: ['1.0.0'] } }),
+    setup: seedWorkload,
+    status: 200,
+    anyMember: true,
   },
   {
     route: 'POST /v1/members',
@@ -225,7 +237,7 @@ describeEachBackend('HTTP auth', (backend) => {
         expectProblem(res, 401, 'unauthenticated');
       });
 
-      it('refuses a member without the admin role with 403 and ledgers the refusal', async () => {
+      it(c.anyMember ? 'serves any active member, ledgering nothing' : 'refuses a member without the admin role with 403 and ledgers the refusal', async () => {
         const fixture = fx();
         const { server } = fixture;
         await c.setup(server);
@@ -234,6 +246,11 @@ describeEachBackend('HTTP auth', (backend) => {
         const before = await treeSize(server.app);
         const payload = payloadOf(c);
         const res = await send(server.app, c.method, c.url, signatureHeaders(fixture, c.method, c.url, payload, gina), payload);
+        if (c.anyMember) {
+          expect(res.statusCode, res.body).toBe(c.status);
+          expect(await treeSize(server.app)).toBe(before);
+          return;
+        }
         expect(expectProblem(res, 403, 'forbidden').detail).toContain('gina');
         const added = await entriesSince(server.app, before);
         expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual([['authorization.denied', 'member:gina', undefined]]);

@@ -78,6 +78,7 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
       reason: 'fuzz',
     }),
   },
+  'POST /v1/workloads/:workload/policy/dry-run': { params: PARAMS, body: () => ({ update: { accept: ['1.0.0'], floor: 1, rules: { svn_ok: 'svn >= 1' } } }) },
   'GET /v1/workloads/:workload/policy': { params: PARAMS, query: (s) => ({ version: s.policyId.slice(0, 10) }) },
   'GET /v1/workloads/:workload/policy/history': { params: PARAMS },
   'GET /v1/workloads/:workload/policy/diff': { params: PARAMS, query: (s) => ({ from: s.policyId, to: s.policyId.slice(0, 8) }) },

@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
+import { CovenantError } from '../../core/errors.js';
 import { formatPolicyDiff, type PolicyDiff } from '../../policy/diff.js';
 import { encodeName } from '../client.js';
 import { collect, type CliContext } from '../context.js';
+import { readInput } from './evidence.js';
 import { collectPairs, parseCount } from './release.js';
 
 interface PolicyView {
@@ -16,6 +18,21 @@ interface PolicyView {
   requiredTcbStatus: string[];
   debugForbidden: boolean;
   rules: Record<string, string>;
+}
+
+interface DryRunView {
+  candidate: string;
+  instances: { instance: string; tee: string; release: string | null; lastSeen: string; current: string; wouldBe: string; reasons: { code: string }[] }[];
+  counts: Record<'affirming' | 'warning' | 'contraindicated' | 'unavailable', number>;
+}
+
+async function readPolicyUpdate(path: string): Promise<unknown> {
+  const text = Buffer.from(await readInput(path, 'candidate policy')).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CovenantError('bad-request', `${path} is not JSON: ${(error as Error).message}`);
+  }
 }
 
 function printPolicy(ctx: CliContext, policy: PolicyView): void {
@@ -94,6 +111,24 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
       ctx.out.line(`--- ${result.from}`);
       ctx.out.line(`+++ ${result.to}`);
       ctx.out.line(formatPolicyDiff(result.diff));
+    });
+
+  policy
+    .command('dry-run <workload>')
+    .description('Re-appraise every known instance against a candidate policy; changes nothing')
+    .requiredOption('--policy <file|version>', 'a JSON file with the fields of `policy update` (accept, remove, floor, rules, dropRules, debug, requiredTcbStatus), or a policy version id')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, options: { policy: string; json?: boolean }, command: Command) => {
+      const body = /^[0-9a-f]{8,64}$/.test(options.policy) ? { version: options.policy } : { update: await readPolicyUpdate(options.policy) };
+      const result = await (await ctx.client(command)).post<DryRunView>(`${base(workload)}/dry-run`, body);
+      if (options.json) return ctx.out.json(result);
+      ctx.out.line(`candidate ${result.candidate} for ${workload}`);
+      ctx.out.table(
+        result.instances.map((i) => ({ ...i, instance: i.instance.slice(0, 16), reasons: i.reasons.map((r) => r.code) })),
+        ['instance', 'tee', 'release', 'lastSeen', 'current', 'wouldBe', 'reasons'],
+      );
+      const { affirming, warning, contraindicated, unavailable } = result.counts;
+      ctx.out.line(`${result.instances.length} instances: ${affirming} affirming, ${warning} warning, ${contraindicated} contraindicated, ${unavailable} without retained evidence`);
     });
 
   policy

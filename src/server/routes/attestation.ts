@@ -5,7 +5,8 @@ import type { AttestationService } from '../../app/attestation.js';
 import { CovenantError } from '../../core/errors.js';
 import { ATTESTATION_MEDIA_TYPE } from '../../verifier/envelope.js';
 import type { AttestationSession } from '../../verifier/session.js';
-import { typed } from '../context.js';
+import { signerOf, typed } from '../context.js';
+import { UpdatePolicy } from './workloads.js';
 
 /**
  * The Veraison challenge-response API (shared/reference formats A.2), for TEE
@@ -27,6 +28,14 @@ const NewSessionQuery = z
     nonceSize: z.coerce.number().int().min(8).max(64).optional(),
   })
   .refine((query) => query.nonce === undefined || query.nonceSize === undefined, { message: 'give nonce or nonceSize, not both', path: ['nonce'] });
+
+const DryRunBody = z
+  .strictObject({
+    version: z.string().min(1).max(64).optional(),
+    // A dry run records nothing, so it needs no reason.
+    update: UpdatePolicy.partial({ reason: true }).optional(),
+  })
+  .refine((body) => (body.version === undefined) !== (body.update === undefined), { message: 'give either version or update', path: ['version'] });
 
 export function attestationRoutes(app: FastifyInstance, { attestation }: { attestation: AttestationService }): void {
   const api = typed(app);
@@ -84,6 +93,25 @@ export function attestationRoutes(app: FastifyInstance, { attestation }: { attes
           reasons: attested.appraisal.reasons,
         },
       });
+    },
+  );
+
+  api.post(
+    '/v1/workloads/:workload/policy/dry-run',
+    {
+      schema: {
+        tags: ['workloads'],
+        summary: 'Re-appraise every known instance against a candidate policy, changing nothing',
+        params: z.strictObject({ workload: z.string().min(1).max(128) }),
+        body: DryRunBody,
+      },
+    },
+    async (request) => {
+      const { version, update } = request.body;
+      return attestation.dryRun(
+        request.params.workload,
+        version !== undefined ? { version } : { update: { ...update, reason: update?.reason ?? 'dry run' }, actor: `member:${signerOf(request)}` },
+      );
     },
   );
 

@@ -46,7 +46,7 @@ const RegisterRelease = z.strictObject({
   provenance: z.string().max(200).optional(),
 });
 
-const UpdatePolicy = z.strictObject({
+export const UpdatePolicy = z.strictObject({
   accept: z.array(z.string().max(64)).max(256).optional(),
   remove: z.array(z.string().max(64)).max(256).optional(),
   floor: z.number().int().min(0).max(2 ** 32).optional(),
