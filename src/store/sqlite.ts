@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase } from 'kysely';
 import type { DatabaseConnection, Driver } from 'kysely';
 import { CovenantError, isCovenantError } from '../core/errors.js';
+import { LruCache } from '../core/lru.js';
 import type { Database as Schema } from './schema.js';
 import type { Store, Tx } from './store.js';
 
@@ -110,6 +111,22 @@ function acquireDataDirLock(dataDir: string): ReleaseLock {
 }
 
 /**
+ * kysely prepares every query it runs, and better-sqlite3 compiles SQL on each prepare:
+ * the few statements of the hot paths were compiled thousands of times a second.
+ * Statements are reusable (better-sqlite3 re-prepares them itself after a schema
+ * change), so the same SQL text gets the same compiled statement.
+ */
+const STATEMENT_CACHE_CAPACITY = 500;
+
+function withStatementCache(database: Database.Database): SqliteDatabase {
+  const statements = new LruCache<string, Database.Statement>(STATEMENT_CACHE_CAPACITY);
+  return {
+    close: () => database.close(),
+    prepare: (text: string) => statements.getOrSet(text, () => database.prepare(text)),
+  };
+}
+
+/**
  * kysely's SqliteDriver opens transactions with a deferred `BEGIN`; a writer then only
  * takes the write lock at its first write and can fail with SQLITE_BUSY halfway through.
  * `BEGIN IMMEDIATE` takes it up front, so a write transaction either starts owning the
@@ -119,7 +136,7 @@ class ImmediateSqliteDriver extends SqliteDriver {
   readonly #database: Database.Database;
 
   constructor(database: Database.Database) {
-    super({ database });
+    super({ database: withStatementCache(database) });
     this.#database = database;
   }
 
