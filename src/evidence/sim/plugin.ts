@@ -7,12 +7,13 @@
  * development, demos and fleet tests exercise the real verification path (chain,
  * validity, signature, binding) without hardware. Never trust it in production.
  */
-import { type KeyObject, verify as verifySignature } from 'node:crypto';
+import { createHash, type KeyObject, verify as verifySignature } from 'node:crypto';
+import { LruCache } from '../../core/lru.js';
 import { CovenantError } from '../../core/errors.js';
 import { parseDigest } from '../../core/digest.js';
 import type { Digest } from '../../core/model.js';
 import { EvidenceError, type Claims, type EvidencePlugin, type VerifyContext } from '../plugin.js';
-import { checkValidity, findIssuer, parseCertificate, parseTrustAnchors, publicKeyOf } from './certificate.js';
+import { checkValidity, findIssuer, parseCertificate, parseTrustAnchors, publicKeyOf, type ParsedCertificate } from './certificate.js';
 import { decodeEvidence, decodeReport, SIM_MEDIA_TYPE, SIM_REPORT_VERSION } from './format.js';
 
 export const SIM_WARNING = 'simulated TEE: this evidence offers no security and must not be trusted in production';
@@ -30,6 +31,52 @@ function platformKey(certificate: ReturnType<typeof parseCertificate>): KeyObjec
   return key;
 }
 
+/** A platform certificate whose chain to an anchor verified; validity is checked per call. */
+interface VerifiedPlatform {
+  readonly platform: ParsedCertificate;
+  readonly root: ParsedCertificate;
+  /** The platform key, or why it cannot be used (reported after validity, as before caching). */
+  readonly key: KeyObject | EvidenceError;
+}
+
+/**
+ * Verified chains by every input byte (platform certificate and each anchor, length-
+ * prefixed): a fleet's platforms are few and re-attest often, and parsing plus an
+ * X.509 signature check would otherwise cost more than the report signature itself.
+ * Refusals are not cached, so junk cannot evict a good entry.
+ */
+const verifiedPlatforms = new LruCache<string, VerifiedPlatform>(1000);
+
+function chainKey(platformDer: Uint8Array, anchors: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const item of [platformDer, ...anchors]) {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(item.length);
+    hash.update(length).update(item);
+  }
+  return hash.digest('base64');
+}
+
+function verifiedPlatform(platformDer: Uint8Array, anchorItems: readonly Uint8Array[]): VerifiedPlatform {
+  const cacheKey = chainKey(platformDer, anchorItems);
+  const cached = verifiedPlatforms.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const platform = parseCertificate(platformDer, 'sim platform certificate');
+  const anchors = parseTrustAnchors(anchorItems);
+  if (platform.isCa) throw new EvidenceError('chain', 'sim platform certificate is a CA certificate, not a platform');
+  const root = findIssuer(platform, anchors);
+  let key: KeyObject | EvidenceError;
+  try {
+    key = platformKey(platform);
+  } catch (error) {
+    if (!(error instanceof EvidenceError)) throw error;
+    key = error;
+  }
+  const verified = { platform, root, key };
+  verifiedPlatforms.set(cacheKey, verified);
+  return verified;
+}
+
 async function verifySim(evidence: Uint8Array, context: VerifyContext): Promise<Claims> {
   if (!(context.now instanceof Date) || Number.isNaN(context.now.getTime())) {
     throw new CovenantError('validation-failed', 'verify context: now must be a valid Date', {
@@ -37,20 +84,17 @@ async function verifySim(evidence: Uint8Array, context: VerifyContext): Promise<
     });
   }
   const decoded = decodeEvidence(evidence);
-  const platform = parseCertificate(decoded.platformCertificate, 'sim platform certificate');
 
   // No shipped default: a sim vendor root is made locally, so trusting one is always
   // an explicit choice of the operator.
   if (context.trustAnchors === undefined || context.trustAnchors.length === 0) {
     throw new EvidenceError('missing-collateral', 'sim evidence needs the vendor root as a trust anchor (there is no default for sim)');
   }
-  const anchors = parseTrustAnchors(context.trustAnchors);
-  if (platform.isCa) throw new EvidenceError('chain', 'sim platform certificate is a CA certificate, not a platform');
-  const root = findIssuer(platform, anchors);
+  const { platform, root, key } = verifiedPlatform(decoded.platformCertificate, context.trustAnchors);
   checkValidity(root, context.now, `sim vendor root (${root.subject})`);
   checkValidity(platform, context.now, `sim platform certificate (${platform.subject})`);
+  if (key instanceof EvidenceError) throw key;
 
-  const key = platformKey(platform);
   let valid: boolean;
   try {
     valid = verifySignature(null, decoded.report, key, decoded.signature);

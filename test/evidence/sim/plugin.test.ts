@@ -211,3 +211,21 @@ describe('simPlugin', () => {
     await expect(simPlugin.verify(EVIDENCE, context({ now: new Date(Number.NaN) }))).rejects.toBeInstanceOf(CovenantError);
   });
 });
+
+describe('simPlugin verified-chain cache', () => {
+  it('a cached chain gives the claims a cold one gives, and never outlives validity or its anchors', async () => {
+    const first = await simPlugin.verify(EVIDENCE, context());
+    // Same platform, same anchors: served from the cache, same claims.
+    expect(await simPlugin.verify(EVIDENCE, context())).toEqual(first);
+    // Validity is judged at each call's time, after a cached success.
+    expect(await refusal(EVIDENCE, context({ now: new Date('2030-01-01T00:00:00Z') }))).toBe('expired');
+    expect(await refusal(EVIDENCE, context({ now: new Date('2024-01-01T00:00:00Z') }))).toBe('expired');
+    // Another anchor set is another cache entry: it must verify on its own, and fails.
+    const other = createVendorRoot({ now: T0, name: 'Other Vendor' });
+    expect(await refusal(EVIDENCE, context({ trustAnchors: [other.certificate] }))).toBe('chain');
+    // And the report signature is still checked on a hit.
+    const decoded = decodeEvidence(EVIDENCE);
+    const forged = encodeEvidence({ ...decoded, signature: flip(decoded.signature, 3) });
+    expect(await refusal(forged, context())).toBe('signature');
+  });
+});
