@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
 import type { PolicyVersion, Release } from '../core/model.js';
@@ -86,6 +86,8 @@ export class AttestationService {
   readonly #rules = new PolicyRuleCache();
   /** Appraisals by (evidence digest, policy id): a new policy version misses by construction. */
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
+  /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
+  readonly #instanceKeys = new LruCache<string, { readonly jwk: JsonWebKey; readonly thumbprint: string }>(MEMO_CAPACITY);
 
   constructor(options: AttestationOptions) {
     this.#options = options;
@@ -137,8 +139,7 @@ export class AttestationService {
     if (verifier === undefined) {
       throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(envelope.evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ')})`);
     }
-    const instanceKey = jwkFromSpki(envelope.instanceKey);
-    const instance = await thumbprintOf(instanceKey);
+    const { jwk: instanceKey, thumbprint: instance } = await this.#instanceKey(envelope.instanceKey);
     const outcome = await this.#verify(verifier, envelope, session, now);
     const digest = sha256(body);
     const { result } = await cp.committer.submit<VerdictResult>(
@@ -208,6 +209,16 @@ export class AttestationService {
       return { ...known, wouldBe: appraisal.status, reasons: appraisal.reasons };
     });
     return { workload, candidate: policy.id, instances, counts };
+  }
+
+  async #instanceKey(spki: Uint8Array): Promise<{ readonly jwk: JsonWebKey; readonly thumbprint: string }> {
+    const id = Buffer.from(spki).toString('base64');
+    const cached = this.#instanceKeys.get(id);
+    if (cached !== undefined) return cached;
+    const jwk = jwkFromSpki(spki);
+    const key = { jwk, thumbprint: await thumbprintOf(jwk) };
+    this.#instanceKeys.set(id, key);
+    return key;
   }
 
   async #verify(verifier: EvidenceVerifier, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<{ claims: Claims } | { error: EvidenceError }> {

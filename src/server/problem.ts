@@ -78,7 +78,8 @@ function classify(error: FastifyError): CovenantError {
  * Refuses U+0000 anywhere in the path parameters, query and body. No name or text
  * the API stores may contain it, and PostgreSQL text cannot hold it at all: without
  * this check the same request would be stored on SQLite and fail on PostgreSQL.
- * Iterative, so a deeply nested body cannot exhaust the stack.
+ * Iterative, so a deeply nested body cannot exhaust the stack. A raw body (bytes a
+ * route parses itself, such as attestation evidence) is that route's to judge.
  */
 export function rejectNulCharacters(request: FastifyRequest): void {
   const stack: [string, unknown][] = [
@@ -91,6 +92,8 @@ export function rejectNulCharacters(request: FastifyRequest): void {
     const [field, value] = stack.pop()!;
     if (typeof value === 'string') {
       if (value.includes('\u0000')) issues.push({ field, message: 'must not contain the NUL character (U+0000)' });
+    } else if (value instanceof Uint8Array) {
+      continue;
     } else if (Array.isArray(value)) {
       value.forEach((item, i) => stack.push([`${field}.${i}`, item]));
     } else if (value !== null && typeof value === 'object') {

@@ -73,6 +73,18 @@ function issuesOf(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ field: issue.path.map(String).join('.'), message: issue.message }));
 }
 
+/** A signing key's kid never changes; computing it is a JWK export and a hash. */
+const kids = new WeakMap<KeyObject, Promise<string>>();
+
+function kidOf(signingKey: KeyObject): Promise<string> {
+  let kid = kids.get(signingKey);
+  if (kid === undefined) {
+    kid = thumbprintOf(signingPublicJwk(signingKey));
+    kids.set(signingKey, kid);
+  }
+  return kid;
+}
+
 export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date): Promise<string> {
   if (input.nonce.length < NONCE_MIN_BYTES || input.nonce.length > NONCE_MAX_BYTES) {
     throw new CovenantError('bad-request', `nonce must be ${NONCE_MIN_BYTES}..${NONCE_MAX_BYTES} bytes, got ${input.nonce.length}`);
@@ -103,7 +115,7 @@ export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date
   // Checked with the schema verifyEar applies, so nothing is signed that would be refused.
   const parsed = claimsSchema.safeParse(draft);
   if (!parsed.success) throw new CovenantError('bad-request', 'attestation result claims are invalid', { issues: issuesOf(parsed.error) });
-  const kid = await thumbprintOf(signingPublicJwk(signingKey));
+  const kid = await kidOf(signingKey);
   return new SignJWT(draft).setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid }).sign(signingKey);
 }
 

@@ -1,3 +1,4 @@
+import { LruCache } from '../core/lru.js';
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { CovenantError } from '../core/errors.js';
@@ -48,6 +49,18 @@ export async function thumbprintOf(jwk: JsonWebKey): Promise<string> {
 export function instancePublicJwk(jwk: JsonWebKey): JsonWebKey {
   if (typeof jwk !== 'object' || jwk === null) throw new CovenantError('bad-request', 'instance key must be a JWK object');
   if ('d' in jwk) throw new CovenantError('bad-request', 'instance key is a private JWK (has "d"); pass the public key');
+  // Fleets re-attest with the same keys: decoding one through OpenSSL is the costly part.
+  const text = JSON.stringify(jwk);
+  const known = validatedInstanceKeys.get(text);
+  if (known !== undefined) return known;
+  const validated = Object.freeze(decodeInstanceJwk(jwk));
+  validatedInstanceKeys.set(text, validated);
+  return validated;
+}
+
+const validatedInstanceKeys = new LruCache<string, JsonWebKey>(10_000);
+
+function decodeInstanceJwk(jwk: JsonWebKey): JsonWebKey {
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk, format: 'jwk' });
