@@ -93,16 +93,23 @@ describe('covenant attest (real binary, real server)', () => {
     expect(broken.stderr.trim()).toMatch(/^covenant: .*retire\.json is not JSON: /);
   });
 
+  it('a server told to trust a --sim-dir without a vendor root refuses to start', async () => {
+    const result = await runCli(['serve', '--data-dir', join(root, 'other'), '--sim-dir', join(root, 'empty'), '--listen', '127.0.0.1:0'], { COVENANT_HOME: join(root, 'other-home') });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^covenant: --sim-dir .*empty holds no vendor-root\.pem: run `covenant sim init --dir .*empty`$/);
+  });
+
   it('refuses usage errors with exit 2, missing pieces with exit 1, an absent server with exit 3', async () => {
     expect((await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', 'sha256:zz')).code).toBe(2);
     expect((await cli('attest', '--workload', 'payments/ingest', '--sim')).code).toBe(2);
     const noSim = await cli('attest', '--workload', 'payments/ingest', '--measurement', ACCEPTED, '--sim-dir', simDir());
-    expect([noSim.code, noSim.stderr.trim()]).toEqual([1, 'covenant: only simulated instances can attest from the CLI: pass --sim']);
+    expect(noSim.code).toBe(2);
+    expect(noSim.stderr).toMatch(/required option '--sim' not specified/);
     const noPlatform = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', join(root, 'nowhere'));
     expect(noPlatform.code).toBe(1);
     expect(noPlatform.stderr.trim()).toMatch(/^covenant: no simulated TEE in .*nowhere: run `covenant sim init` first$/);
     const unknown = await cli('attest', '--workload', 'no/such', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir());
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'covenant: no workload named no/such']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'covenant: no workload named no/such (not-found, HTTP 404)']);
     const away = await runCli(['attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir(), '--server', 'http://127.0.0.1:9'], env);
     expect(away.code).toBe(3);
   });

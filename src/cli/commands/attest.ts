@@ -1,7 +1,7 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CovenantError } from '../../core/errors.js';
 import { digestProblem } from '../../core/digest.js';
-import { Unreachable } from '../client.js';
+import { ServerProblem, Unreachable } from '../client.js';
 import type { CliContext } from '../context.js';
 import { formatFields } from '../output.js';
 import { parseCount } from './release.js';
@@ -9,7 +9,6 @@ import { DEFAULT_SIM_DIR, loadSimPlatform } from './sim.js';
 
 interface AttestFlags {
   workload: string;
-  sim?: boolean;
   measurement: string;
   svn: number;
   debug?: boolean;
@@ -33,16 +32,16 @@ export function registerAttestCommand(program: Command, ctx: CliContext): void {
     .command('attest')
     .description('Attest a simulated TEE instance (SIMULATED: no security) and print its result token')
     .requiredOption('--workload <name>', 'the workload the instance attests as')
-    .option('--sim', 'use the simulated TEE made by `covenant sim init` (the only attester built in)')
+    // Mandatory so that scripts keep working when attesters for real TEEs arrive.
+    .addOption(new Option('--sim', 'use the simulated TEE made by `covenant sim init` (the only attester built in)').makeOptionMandatory())
     .requiredOption('--measurement <digest>', 'launch measurement the simulated instance reports, e.g. sha256:<64 hex>', parseMeasurement)
     .option('--svn <n>', 'security version the instance reports', parseCount, 0)
     .option('--debug', 'report a debug-mode TEE')
     .option('--sim-dir <dir>', 'where `covenant sim init` wrote the platform', DEFAULT_SIM_DIR)
-    .option('--json', 'print the whole session reply as JSON')
+    .option('--json', 'print the result (token, status, appraisal) as JSON')
     .action(async (flags: AttestFlags, command: Command) => {
-      if (flags.sim !== true) throw new CovenantError('bad-request', 'only simulated instances can attest from the CLI: pass --sim');
       const server = (await ctx.client(command)).server;
-      const [{ SimAttester, fetchTransport }, { SimulatedTee }, platform] = await Promise.all([
+      const [{ AttestationRefused, SimAttester, fetchTransport }, { SimulatedTee }, platform] = await Promise.all([
         import('../../sim/attester.js'),
         import('../../sim/tee.js'),
         loadSimPlatform(flags.simDir),
@@ -59,7 +58,11 @@ export function registerAttestCommand(program: Command, ctx: CliContext): void {
           }
         },
       });
-      const result = await attester.attest();
+      const result = await attester.attest().catch((error: unknown) => {
+        // The same one line and exit code as every other command's server refusals.
+        if (error instanceof AttestationRefused) throw new ServerProblem(error.httpStatus, error.type, error.message);
+        throw error;
+      });
       if (flags.json) ctx.out.json(result);
       else {
         ctx.out.line(result.token);
@@ -73,6 +76,7 @@ export function registerAttestCommand(program: Command, ctx: CliContext): void {
           ]),
         );
       }
+      // A warning is an acceptance with reasons attached (a deadline coming, say).
       if (result.appraisal.status === 'contraindicated') {
         throw new CovenantError('forbidden', `attestation contraindicated: ${result.appraisal.reasons.map((r) => r.code).join(', ')}`);
       }

@@ -4,6 +4,7 @@ import type { EvidenceVerifier } from '../../app/attestation.js';
 import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
 import { DEFAULT_LIFETIME_SECONDS } from '../../verifier/token-lifetime.js';
+import { CovenantError } from '../../core/errors.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
 import { memberKeyPath } from '../home.js';
 import { DEFAULT_DATA_DIR, initialise, parseTenant } from './init.js';
@@ -43,14 +44,16 @@ interface ServeFlags {
 }
 
 /** SEV-SNP always (AMD's roots ship with Covenant); sim and TPM only when given something to trust. */
-async function evidenceVerifiers(simDir: string, tpmAnchorFiles: readonly string[]): Promise<EvidenceVerifier[]> {
+async function evidenceVerifiers(sim: { dir: string; explicit: boolean }, tpmAnchorFiles: readonly string[]): Promise<EvidenceVerifier[]> {
   const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }] = await Promise.all([
     import('../../evidence/sev-snp/index.js'),
     import('../../evidence/sim/index.js'),
     import('../../evidence/tpm/index.js'),
   ]);
   const verifiers: EvidenceVerifier[] = [{ plugin: sevSnpPlugin }];
-  const simRoot = await loadSimRoot(simDir);
+  const simRoot = await loadSimRoot(sim.dir);
+  // Asked for by name, a missing root is a mistake; by default, it means "no sim".
+  if (simRoot === undefined && sim.explicit) throw new CovenantError('bad-request', `--sim-dir ${sim.dir} holds no vendor-root.pem: run \`covenant sim init --dir ${sim.dir}\``);
   if (simRoot !== undefined) verifiers.push({ plugin: simPlugin, trustAnchors: [simRoot] });
   if (tpmAnchorFiles.length > 0) {
     verifiers.push({ plugin: tpmPlugin, trustAnchors: await Promise.all(tpmAnchorFiles.map(async (file) => tpmAnchor(await readInput(file, 'TPM trust anchor')))) });
@@ -92,7 +95,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         if (!result.profileUpdated) ctx.out.line(`note: ${ctx.home()}/profile.json already names a server and log key; left unchanged`);
       }
       const storeUrl = flags.store ?? ctx.env.COVENANT_STORE;
-      const verifiers = await evidenceVerifiers(flags.simDir ?? join(flags.dataDir, 'sim'), flags.tpmAnchor);
+      const verifiers = await evidenceVerifiers({ dir: flags.simDir ?? join(flags.dataDir, 'sim'), explicit: flags.simDir !== undefined }, flags.tpmAnchor);
       if (verifiers.some((v) => v.plugin.teeClass === 'sim')) ctx.out.line('WARNING: simulated-TEE evidence is accepted; it offers no security (never in production)');
       // Loaded on demand: the server's dependencies would slow every other command's start.
       const { startServer } = await import('../../server/serve.js');
