@@ -10,11 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchPostgresAppends, benchSqliteAppends, type AppendFigures, type AppendOptions } from './ledger.js';
+import { attestLine, benchAttestations, type AttestOptions } from './attest.js';
 import { benchProofs, type ProofComparison, type ProofFigures, type ProofOptions } from './proof.js';
+import { benchSevSnp, sevSnpLine, type SevSnpOptions } from './sev-snp.js';
 import { benchPgUrl, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, msSince, now, probePostgres, redact } from './support.js';
 
 const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 2_000, rounds: 5 };
 const PROOFS: ProofOptions = { entries: 1_000_000, fillChunk: 50_000, samples: 2_000, verifyEvery: 10 };
+// 256 attesters in flight: a 10,000-instance fleet re-attesting every ten minutes has ~17 arriving each second.
+const ATTEST: AttestOptions = { attestations: 4_000, inFlight: 256, instances: 1_000, rounds: 5 };
+const SEV_SNP: SevSnpOptions = { rounds: 9, verifications: 600, uncached: 100 };
 
 // Compiled: <project>/dist/bench/run.js; run from source: <project>/bench/run.ts.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -71,6 +76,10 @@ async function main(): Promise<number> {
   const postgres = await benchPostgresAppends(pgUrl, APPENDS);
   progress(`filling a SQLite ledger with ${fmtInt(PROOFS.entries)} entries, then ${fmtInt(PROOFS.samples)} proofs of each kind`);
   const proofs: ProofFigures = await benchProofs(PROOFS);
+  progress(`sim attestations over HTTP: ${ATTEST.rounds} × (raw Ed25519 verifies, ${fmtInt(ATTEST.attestations)} attestations with ${ATTEST.inFlight} in flight)`);
+  const attestations = await benchAttestations(ATTEST);
+  progress('SEV-SNP verification');
+  const sevSnp = await benchSevSnp(SEV_SNP);
   const totalMs = msSince(started);
 
   const loadAfter = loadAverage();
@@ -87,6 +96,8 @@ async function main(): Promise<number> {
     proofLine('inclusion proof', proofs.entries, proofs.inclusion, inclusionGoal),
     proofLine('consistency proof', proofs.entries, proofs.consistency, '(no goal)'),
     `  verified ${proofs.inclusion.verified} inclusion and ${proofs.consistency.verified} consistency proofs against the head`,
+    attestLine(attestations),
+    sevSnpLine(sevSnp),
     `  fill: ${fmtInt(proofs.entries)} entries via ${proofs.fill.method}: ${(proofs.fill.ms / 1000).toFixed(1)} s (${fmtInt(proofs.entries / (proofs.fill.ms / 1000))} entries/s; database ${fmtInt(proofs.fill.dbBytes / 2 ** 20)} MiB)`,
     `  total ${(totalMs / 1000).toFixed(1)} s; results in bench/results.json`,
   ];
@@ -101,6 +112,8 @@ async function main(): Promise<number> {
     totalMs,
     appends: { sqlite, postgres },
     proofs,
+    attestations,
+    sevSnp,
   };
   await fs.writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   return 0;
