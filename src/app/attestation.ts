@@ -13,6 +13,7 @@ import { issueEar } from '../verifier/ear.js';
 import { parseEnvelope, type AttestationEnvelope } from '../verifier/envelope.js';
 import { PolicyRuleCache } from '../verifier/rules.js';
 import { SessionCodec, type AttestationSession } from '../verifier/session.js';
+import { VerdictReads } from '../verifier/verdict-reads.js';
 import { jwkFromSpki, thumbprintOf } from '../verifier/token-keys.js';
 import type { ControlPlane } from './control-plane.js';
 import { DEFAULT_RETENTION_SECONDS } from './retention.js';
@@ -84,6 +85,7 @@ export class AttestationService {
   readonly #sessions: SessionCodec;
   readonly #verifiers: ReadonlyMap<string, EvidenceVerifier>;
   readonly #rules = new PolicyRuleCache();
+  readonly #reads = new VerdictReads();
   /** Appraisals by (evidence digest, policy id): a new policy version misses by construction. */
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
   /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
@@ -150,6 +152,7 @@ export class AttestationService {
         evidence: { type: envelope.evidenceType, digest, body, bodyType: contentType },
         outcome,
         appraise: (claims, policy, releases, at) => this.#appraise(digest, claims, policy, releases, at),
+        reads: this.#reads,
         retainUntil: new Date(now.getTime() + (this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS) * 1000),
       }),
     );

@@ -9,7 +9,6 @@ import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase } from 'kysely';
 import type { DatabaseConnection, Driver } from 'kysely';
 import { CovenantError, isCovenantError } from '../core/errors.js';
-import { LruCache } from '../core/lru.js';
 import type { Database as Schema } from './schema.js';
 import type { Store, Tx } from './store.js';
 
@@ -119,10 +118,19 @@ function acquireDataDirLock(dataDir: string): ReleaseLock {
 const STATEMENT_CACHE_CAPACITY = 500;
 
 function withStatementCache(database: Database.Database): SqliteDatabase {
-  const statements = new LruCache<string, Database.Statement>(STATEMENT_CACHE_CAPACITY);
+  // The SQL texts come from code, so they are few; the bound only guards against a
+  // caller that inlines values. No recency bookkeeping: lookups are the hot path.
+  const statements = new Map<string, Database.Statement>();
   return {
     close: () => database.close(),
-    prepare: (text: string) => statements.getOrSet(text, () => database.prepare(text)),
+    prepare: (text: string) => {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = database.prepare(text);
+        if (statements.size < STATEMENT_CACHE_CAPACITY) statements.set(text, statement);
+      }
+      return statement;
+    },
   };
 }
 

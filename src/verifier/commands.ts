@@ -2,10 +2,10 @@ import { CovenantError } from '../core/errors.js';
 import type { PolicyVersion, Release } from '../core/model.js';
 import type { Claims, EvidenceError } from '../evidence/plugin.js';
 import type { Unit } from '../ledger/committer.js';
-import { currentPolicy, listReleases } from '../policy/queries.js';
 import type { Appraisal, AppraisalReason } from './appraisal.js';
 import type { AttestationSession } from './session.js';
 import { AR4SI, TRUST_CLAIMS, type TrustClaim, type TrustVector } from './trust-vector.js';
+import type { VerdictReads } from './verdict-reads.js';
 import { ATTESTATION_VERDICT, summariseClaims, type AttestationVerdict } from './verdict.js';
 
 /** The posted evidence as the ledger and the attachment store know it. */
@@ -29,6 +29,7 @@ export interface VerdictInput {
   /** Appraisal of verified claims against a policy version at `now` (memoised by the caller). */
   readonly appraise: (claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date) => Appraisal;
   readonly retainUntil: Date;
+  readonly reads: VerdictReads;
 }
 
 export interface VerdictResult {
@@ -48,8 +49,8 @@ const reason = (code: string, message: string): AppraisalReason => ({ code, mess
 export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
   return async (tx, ctx) => {
     const { session } = input;
-    const spent = await tx.selectFrom('attestation_sessions').select('status').where('tenant', '=', ctx.tenant).where('id', '=', session.id).executeTakeFirst();
-    if (spent !== undefined) throw new CovenantError('conflict', `attestation session ${session.id} is already ${spent.status}: nonces are single-use, start a new session`);
+    const { spent, policy, releases } = await input.reads.read(tx, ctx.tenant, session.workload, session.id);
+    if (spent !== undefined) throw new CovenantError('conflict', `attestation session ${session.id} is already ${spent}: nonces are single-use, start a new session`);
 
     const base = {
       session: session.id,
@@ -66,11 +67,10 @@ export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
     }
 
     const { claims } = input.outcome;
-    const policy = await currentPolicy(tx, ctx.tenant, session.workload);
     const appraisal: Appraisal =
       policy === null
         ? { status: 'contraindicated', reasons: [reason('no-policy', `workload ${session.workload} has no policy version yet: nothing is accepted`)], trustVector: NO_POLICY_VECTOR, policyId: `policy:${ctx.tenant}/${session.workload}/none` }
-        : input.appraise(claims, policy, new Map((await listReleases(tx, ctx.tenant, session.workload)).map((r) => [r.document.version, r])), ctx.now);
+        : input.appraise(claims, policy, releases, ctx.now);
     const verdict: AttestationVerdict = {
       ...base,
       claims: summariseClaims(claims),

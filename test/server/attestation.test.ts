@@ -192,6 +192,13 @@ describeEachBackend('attestation sessions', (backend) => {
     const after = await attester(fixture()).attest();
     expect(after.appraisal.status).toBe('contraindicated');
     expect(after.appraisal.reasons.map((r) => r.code)).toEqual(['no-matching-release', 'release-not-accepted']);
+
+    // A release registered and accepted later is seen at once (cached reads key on the release count and policy id).
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/releases`, { version: '1.1.0', class: 'sim', measurements: [sha256('c')], securityVersion: 2 })).statusCode).toBe(201);
+    expect((await attester(fixture(), { measurement: sha256('c'), svn: 2 }).attest()).appraisal.reasons.map((r) => r.code)).toEqual(['no-matching-release', 'release-not-accepted']);
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.1.0'], reason: 'phase in 1.1.0' })).statusCode).toBe(201);
+    fixture().clock.advance(1);
+    expect((await attester(fixture(), { measurement: sha256('c'), svn: 2 }).attest()).appraisal).toMatchObject({ status: 'affirming', release: { version: '1.1.0' } });
   });
 
   it('a nonce is single-use: a replayed session is a 409 with no second verdict', async () => {
