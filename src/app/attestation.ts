@@ -162,6 +162,7 @@ export class AttestationService {
         nonce: session.nonce,
         verifierId: { developer: 'covenant', build: this.#options.build },
         workload: session.workload,
+        tee: verifier.plugin.teeClass,
         status: appraisal.status,
         trustVector: appraisal.trustVector,
         policyId: appraisal.policyId,

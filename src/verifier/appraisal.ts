@@ -140,8 +140,11 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Memory-isolation is what `runtime-opaque` claims; a TPM quote proves measured boot only. */
-const NO_MEMORY_ISOLATION: ReadonlySet<TeeClass> = new Set(['tpm']);
+/**
+ * Memory isolation is what `runtime-opaque` claims: a TPM quote proves measured boot
+ * only, and a simulated TEE isolates nothing at all.
+ */
+const NO_MEMORY_ISOLATION: ReadonlySet<TeeClass> = new Set(['tpm', 'sim']);
 
 function referencesMatch(references: ReferenceValues | undefined, claims: Claims): boolean {
   if (references === undefined) return false;

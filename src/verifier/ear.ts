@@ -2,6 +2,7 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, SignJWT, base64url } from 'jose';
 import { z } from 'zod';
 import { CovenantError, type FieldIssue } from '../core/errors.js';
+import { TEE_CLASSES, type TeeClass } from '../core/model.js';
 import { instancePublicJwk, signingPublicJwk, thumbprintOf } from './token-keys.js';
 import { DEFAULT_JITTER_FRACTION, DEFAULT_LIFETIME_SECONDS, jitteredLifetimeSeconds } from './token-lifetime.js';
 import { TRUST_CLAIMS, type Tier, type TrustClaim, type TrustVector } from './trust-vector.js';
@@ -34,6 +35,8 @@ export interface EarInput {
   readonly trustVector: TokenTrustVector;
   readonly policyId: string;
   readonly matchedRelease?: { readonly version: string; readonly digest: string };
+  /** The TEE class the evidence came from: a relying party must be able to refuse `sim`. */
+  readonly tee?: TeeClass;
   /** The attested instance key, public only; becomes `cnf.jwk`. */
   readonly instanceKey: JsonWebKey;
   readonly lifetimeSeconds?: number;
@@ -54,6 +57,7 @@ const appraisalSchema = z.object({
   'ear.trustworthiness-vector': trustVectorSchema,
   'ear.appraisal-policy-id': z.string().min(1),
   'covenant.release': z.strictObject({ version: z.string().min(1), digest: z.string().min(1) }).optional(),
+  'covenant.tee': z.enum(TEE_CLASSES).optional(),
 });
 
 const claimsSchema = z.object({
@@ -100,6 +104,7 @@ export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date
     'ear.trustworthiness-vector': { ...input.trustVector },
     'ear.appraisal-policy-id': input.policyId,
   };
+  if (input.tee !== undefined) appraisal['covenant.tee'] = input.tee;
   if (input.matchedRelease !== undefined) {
     appraisal['covenant.release'] = { version: input.matchedRelease.version, digest: input.matchedRelease.digest };
   }

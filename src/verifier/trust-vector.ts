@@ -21,7 +21,7 @@
  * | `runtime-opaque`    | 2     | a memory-isolating TEE, not in debug mode                            |
  * |                     | 32    | debug mode, and the policy allows it (memory is visible to a debugger) |
  * |                     | 96    | debug mode, and the policy forbids it                                |
- * |                     | 0     | TEE class `tpm`: measured boot, no memory isolation to claim         |
+ * |                     | 0     | TEE class `tpm` (measured boot) or `sim` (simulated): no memory isolation to claim |
  * | `storage-opaque`    | 0     | not assessed                                                         |
  * | `sourced-data`      | 0     | not assessed                                                         |
  *

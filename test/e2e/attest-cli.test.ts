@@ -55,7 +55,9 @@ describe('covenant attest (real binary, real server)', () => {
     const verified = await cli('token', 'verify', token, '--workload', 'payments/ingest', '--json');
     expect(verified.code, verified.stderr).toBe(0);
     const claims = JSON.parse(verified.stdout) as { submods: Record<string, Record<string, unknown>> };
-    expect(claims.submods['payments/ingest']).toMatchObject({ 'ear.status': 'affirming', 'covenant.release': { version: '1.0.0' } });
+    expect(claims.submods['payments/ingest']).toMatchObject({ 'ear.status': 'affirming', 'covenant.tee': 'sim', 'covenant.release': { version: '1.0.0' } });
+    const summary = await cli('token', 'verify', token);
+    expect(summary.stdout).toMatch(/^tee\s+sim$/m);
   });
 
   it('an unknown measurement: still a signed token, but exit 1 with one line naming the reason', async () => {

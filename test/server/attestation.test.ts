@@ -120,6 +120,7 @@ describeEachBackend('attestation sessions', (backend) => {
     const submod = claims.submods[WORKLOAD]!;
     expect(submod['ear.status']).toBe('affirming');
     expect(submod['covenant.release']?.version).toBe('1.0.0');
+    expect(submod['covenant.tee']).toBe('sim');
     expect(submod['ear.appraisal-policy-id']).toMatch(/^policy:default\/payments\/ingest\/[0-9a-f]{64}$/);
     expect(claims.exp - claims.iat).toBe(600);
     const instanceJwk = subject.instanceKey.publicKey.export({ format: 'jwk' });

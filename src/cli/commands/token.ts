@@ -65,6 +65,7 @@ async function summary(token: string, claims: EarClaims): Promise<[string, strin
   ];
   for (const [workload, appraisal] of Object.entries(claims.submods)) {
     rows.push(['workload', workload], ['status', appraisal['ear.status']], ['policy', appraisal['ear.appraisal-policy-id']]);
+    if (appraisal['covenant.tee'] !== undefined) rows.push(['tee', appraisal['covenant.tee']]);
     const release = appraisal['covenant.release'];
     if (release !== undefined) rows.push(['release', `${release.version} (${release.digest})`]);
     const vector = Object.entries(appraisal['ear.trustworthiness-vector']).map(([claim, value]) => `${claim}=${value}`);
