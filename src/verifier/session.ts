@@ -21,7 +21,6 @@ export const SESSION_KEY_BYTES = 32;
 
 /** Domain separation: this key MACs nothing else, but the label keeps it so if it ever does. */
 const MAC_LABEL = 'covenant attestation session v1\n';
-const MAC_BYTES = 32;
 /** Longer than any valid session id (128-character workload, 64-byte nonce): refused unread. */
 const MAX_SESSION_ID_LENGTH = 600;
 
@@ -39,6 +38,9 @@ const payloadSchema = z.strictObject({
   n: z.string().regex(/^[A-Za-z0-9_-]+$/),
   e: z.int().positive(),
 });
+
+/** Payload, then the 32-byte HMAC in 43 base64url characters. */
+const SESSION_ID = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
 
 const notFound = (): CovenantError => new CovenantError('not-found', 'no such attestation session');
 
@@ -83,17 +85,16 @@ export class SessionCodec {
    * Anything else is "no such session": an attacker learns nothing from the reason.
    */
   open(token: string, now: Date): AttestationSession {
-    if (token.length > MAX_SESSION_ID_LENGTH) throw notFound();
+    // One spelling per session: base64url decoders skip stray characters, which would
+    // let the same session travel under many ids.
+    if (token.length > MAX_SESSION_ID_LENGTH || !SESSION_ID.test(token)) throw notFound();
     const dot = token.indexOf('.');
-    if (dot <= 0) throw notFound();
     const payload = token.slice(0, dot);
-    let mac: Uint8Array;
-    try {
-      mac = base64url.decode(token.slice(dot + 1));
-    } catch {
-      throw notFound();
-    }
-    if (mac.length !== MAC_BYTES || !timingSafeEqual(mac, this.#mac(payload))) throw notFound();
+    // Compared as text: 43 base64url characters carry two spare bits, so comparing the
+    // decoded bytes would accept four spellings of one MAC.
+    const given = Buffer.from(token.slice(dot + 1), 'latin1');
+    const expected = Buffer.from(base64url.encode(this.#mac(payload)), 'latin1');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw notFound();
     // Authentic from here on: a parse failure would be our own bug, still not the caller's business.
     let parsed: ReturnType<typeof payloadSchema.safeParse>;
     try {

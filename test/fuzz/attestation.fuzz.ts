@@ -1,0 +1,56 @@
+/**
+ * Long-running fuzz of the attestation edge, outside vitest:
+ *
+ *   node --import tsx test/fuzz/attestation.fuzz.ts [runs=100000] [seed]
+ *
+ * Feeds random and mutated documents to the envelope parser and random and mutated ids
+ * to the session codec. Exits 1 on anything thrown that is not a typed refusal, on a
+ * mutated session id that opens, or on a single input slower than 2 s; prints the
+ * fast-check seed and counterexample so the failure can be replayed.
+ */
+import fc from 'fast-check';
+import { CovenantError } from '../../src/core/errors.js';
+import { parseEnvelope } from '../../src/verifier/envelope.js';
+import { codec, ENVELOPES, SESSION_IDS, SESSION_TIME } from '../verifier/attestation-inputs.js';
+
+const runs = Number(process.argv[2] ?? 100_000);
+const seed = process.argv[3] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.argv[3]);
+if (!Number.isSafeInteger(runs) || runs <= 0) {
+  console.error('usage: node --import tsx test/fuzz/attestation.fuzz.ts [runs] [seed]');
+  process.exit(2);
+}
+
+const outcomes = new Map<string, number>();
+const count = (key: string): void => {
+  outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+};
+
+function typed(fn: () => unknown, allowed: readonly string[]): string {
+  const started = Date.now();
+  try {
+    fn();
+    return 'accepted';
+  } catch (error) {
+    if (!(error instanceof CovenantError) || !allowed.includes(error.type)) throw error;
+    return error.type;
+  } finally {
+    if (Date.now() - started > 2_000) throw new Error('a single input took longer than 2 s');
+  }
+}
+
+const property = fc.property(fc.oneof(ENVELOPES.map((bytes) => ({ bytes })), SESSION_IDS.map((id) => ({ id }))), (input) => {
+  if ('bytes' in input) {
+    count(`envelope ${typed(() => parseEnvelope(input.bytes), ['bad-request'])}`);
+    return;
+  }
+  const outcome = typed(() => codec.open(input.id, SESSION_TIME), ['not-found', 'session-expired']);
+  if (outcome === 'accepted') throw new Error('a random or mutated session id opened');
+  count(`session ${outcome}`);
+});
+
+const result = fc.check(property, { numRuns: runs, seed });
+if (result.failed) {
+  console.error(fc.defaultReportMessage(result));
+  process.exit(1);
+}
+console.log(`attestation fuzz: ${runs} inputs, seed ${seed}: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
