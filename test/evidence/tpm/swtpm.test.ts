@@ -1,12 +1,18 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeTpmEvidence, tpmPlugin } from '../../../src/evidence/tpm/index.js';
+import { base64url } from 'jose';
+import { formatDigest } from '../../../src/core/digest.js';
+import { encodeTpmEvidence, tpmPlugin, TPM_EVIDENCE_MEDIA_TYPE } from '../../../src/evidence/tpm/index.js';
+import { openStore } from '../../../src/store/index.js';
+import { expectedReportData } from '../../../src/verifier/binding.js';
+import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../../../src/verifier/envelope.js';
+import { createTestServer } from '../../support/control-plane.js';
 import { sha256 } from './builders.js';
 import { expectRefused } from './refusal.js';
 
@@ -191,5 +197,45 @@ describe('TPM plugin: live swtpm quotes', () => {
     const after = await quote('ak', nonce, 'q4');
     const claims = await tpmPlugin.verify(evidence(after, pcrsAfter, 'ak'), { now, trustAnchors: [pin], expectedNonce: nonce });
     expect(claims.config.pcr2?.hex).toBe(Buffer.from(pcrsAfter[2] as Uint8Array).toString('hex'));
+  });
+
+  it('attests over the session API: binds SHA-256(nonce ‖ instance key SPKI) as qualifying data: affirmed, and a bare nonce refused', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'covenant-swtpm-store-'));
+    const store = await openStore({ dataDir: data });
+    try {
+      const pin = sha256(akPublic('ak'));
+      const server = await createTestServer(store, () => new Date(), { verifiers: [{ plugin: tpmPlugin, trustAnchors: [pin] }] });
+      const pcrs = await readPcrs([0, 1, 2, 3]);
+      const probe = await tpmPlugin.verify(evidence(await quote('ak', randomBytes(8), 'probe'), pcrs, 'ak'), { now, trustAnchors: [pin] });
+      for (const [url, body] of [
+        ['/v1/workloads', { name: 'tpm/host' }],
+        ['/v1/workloads/tpm%2Fhost/releases', { version: '1.0.0', class: 'tpm', measurements: probe.measurements.map(formatDigest) }],
+        ['/v1/workloads/tpm%2Fhost/policy', { accept: ['1.0.0'], reason: 'measured boot of this host' }],
+      ] as const) {
+        expect((await server.signed('POST', url, body)).statusCode).toBe(201);
+      }
+      const instanceKey = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+      const attest = async (qualifying: (nonce: Uint8Array) => Uint8Array, tag: string) => {
+        const session = await server.app.inject({ method: 'POST', url: '/challenge-response/v1/newSession?workload=tpm%2Fhost' });
+        const nonce = base64url.decode((session.json() as { nonce: string }).nonce);
+        const q = await quote('ak', qualifying(nonce), tag);
+        const payload = Buffer.from(encodeEnvelope({ evidenceType: TPM_EVIDENCE_MEDIA_TYPE, evidence: evidence(q, await readPcrs([0, 1, 2, 3]), 'ak'), instanceKey, collateral: [] }));
+        return server.app.inject({ method: 'POST', url: `/challenge-response/v1/${String(session.headers.location)}`, headers: { 'content-type': ATTESTATION_MEDIA_TYPE }, payload });
+      };
+
+      const bound = await attest((nonce) => expectedReportData('tpm', nonce, instanceKey), 'bound');
+      expect(bound.statusCode, bound.body).toBe(200);
+      expect(bound.json()).toMatchObject({ appraisal: { status: 'affirming', release: { version: '1.0.0' } } });
+      const token = (bound.json() as { result: string }).result;
+      expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).submods['tpm/host']['covenant.tee']).toBe('tpm');
+
+      const bare = await attest((nonce) => nonce, 'bare');
+      expect(bare.statusCode, bare.body).toBe(422);
+      expect((bare.json() as { type: string }).type).toBe('https://covenant.dev/problems/evidence-invalid');
+      await server.app.close();
+    } finally {
+      await store.close();
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 });
