@@ -43,6 +43,8 @@ export interface AttestFigures {
   readonly goalPerSec: number;
   readonly met: boolean;
   readonly rounds: Interleaved;
+  /** Mean verdicts sharing one transaction (group commit) over the measured rounds. */
+  readonly meanBatch: number;
   readonly options: AttestOptions;
 }
 
@@ -85,7 +87,12 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
   const dir = await tempDir('attest');
   const store = await openStore({ dataDir: dir });
   try {
-    const cp = benchPlane(store);
+    let batches = 0;
+    let units = 0;
+    const cp = benchPlane(store, (n) => {
+      batches += 1;
+      units += n;
+    });
     const admin = generateMemberKey('ed25519');
     await cp.execute(BENCH_TENANT, createTenant({ origin: cp.logKey(BENCH_TENANT).origin, logVkey: cp.logKey(BENCH_TENANT).vkey }, [{ name: 'admin', publicKey: admin.publicKey, alg: 'ed25519', roles: ['admin'] }]));
     await cp.execute(BENCH_TENANT, createWorkload('admin', WORKLOAD));
@@ -128,6 +135,7 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
         return fleetRound(fleet, options.attestations);
       };
       await attestRound(); // warm-up: JIT, connections, caches
+      [batches, units] = [0, 0];
       const rounds = await interleave(options.rounds, rawRound, attestRound);
       const attestationsPerSec = median(rounds.subject);
       const rawVerifiesPerSec = median(rounds.baseline);
@@ -138,6 +146,7 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
         goalPerSec: ATTEST_GOAL_PER_SEC,
         met: attestationsPerSec >= ATTEST_GOAL_PER_SEC,
         rounds,
+        meanBatch: units / batches,
         options,
       };
     } finally {
@@ -154,7 +163,7 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
 export function attestLine(f: AttestFigures): string {
   return [
     `sim attestations   HTTP     ${fmtRate(f.attestationsPerSec).padStart(9)}`,
-    `(raw Ed25519 verify of the same reports ${fmtRate(f.rawVerifiesPerSec)}; ratio ${fmtRatio(f.ratio)}; ${fmtInt(f.options.inFlight)} in flight)`,
+    `(raw Ed25519 verify of the same reports ${fmtRate(f.rawVerifiesPerSec)}; ratio ${fmtRatio(f.ratio)}; ${fmtInt(f.options.inFlight)} in flight, ~${fmtInt(f.meanBatch)} verdicts per transaction)`,
     `goal ≥ ${fmtRate(f.goalPerSec)}  ${goalWord(f.met)}`,
   ].join('  ');
 }
