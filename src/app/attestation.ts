@@ -86,7 +86,7 @@ export class AttestationService {
   readonly #verifiers: ReadonlyMap<string, EvidenceVerifier>;
   readonly #rules = new PolicyRuleCache();
   readonly #reads = new VerdictReads();
-  /** Appraisals by (evidence digest, policy id): a new policy version misses by construction. */
+  /** Appraisals by (evidence digest, policy id, release count): a new policy version misses by construction. */
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
   /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
   readonly #instanceKeys = new LruCache<string, { readonly jwk: JsonWebKey; readonly thumbprint: string }>(MEMO_CAPACITY);
@@ -243,7 +243,8 @@ export class AttestationService {
   }
 
   #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date): Appraisal {
-    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id}`, () =>
+    // Releases are never deleted, so their count names the set the reasons were written against.
+    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id} ${releases.size}`, () =>
       appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy) }),
     );
   }

@@ -37,7 +37,7 @@ export function toProblem(error: CovenantError, instance?: string): Problem {
 }
 
 /** Maps fastify's own errors (parsing, limits, schema validation) onto our typed ones. */
-function classify(error: FastifyError): CovenantError {
+function classify(error: FastifyError, request: FastifyRequest): CovenantError {
   if (error instanceof CovenantError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext ?? 'body';
@@ -62,7 +62,7 @@ function classify(error: FastifyError): CovenantError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new CovenantError('payload-too-large', 'request body exceeds the configured limit');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new CovenantError('unsupported-media-type', 'request body must be application/json');
+      return new CovenantError('unsupported-media-type', `request body of type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted here (the API takes application/json; attestation evidence application/vnd.covenant.attestation+json)`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new CovenantError('bad-request', 'request body is empty but declared as JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -111,7 +111,7 @@ export function rejectNulCharacters(request: FastifyRequest): void {
 }
 
 export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const typed = classify(error);
+  const typed = classify(error, request);
   if (typed.status >= 500) request.log.error({ err: error }, 'request failed');
   return reply.code(typed.status).type('application/problem+json').send(toProblem(typed, request.url.split('?')[0]));
 }

@@ -18,6 +18,9 @@ describe('attestation bench smoke', () => {
     expect(f.ratio).toBeCloseTo(f.attestationsPerSec / f.rawVerifiesPerSec, 9);
     expect(f.goalPerSec).toBe(ATTEST_GOAL_PER_SEC);
     expect(f.met).toBe(f.attestationsPerSec >= f.goalPerSec);
+    // Group commit: a transaction carries at least one verdict and at most all in flight.
+    expect(f.meanBatch).toBeGreaterThanOrEqual(1);
+    expect(f.meanBatch).toBeLessThanOrEqual(TINY.inFlight);
     expect(attestLine(f)).toMatch(/^sim attestations {3}HTTP .*raw Ed25519 verify .*goal ≥ 3,000\/s {2}(met|NOT MET)$/);
   });
 });

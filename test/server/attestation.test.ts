@@ -302,6 +302,7 @@ describeEachBackend('attestation sessions', (backend) => {
     ];
     for (const [payload, status, slug] of variants) expectProblem(await expectNoEntry(server.app, () => post(payload)), status, slug);
     expectProblem(await post(JSON.stringify(good), 'application/json'), 415, 'unsupported-media-type');
+    expect(expectProblem(await post(JSON.stringify(good), 'text/plain'), 415, 'unsupported-media-type').detail).toMatch(/"text\/plain" is not accepted here/);
     // Nothing above spent the session.
     expect((await post(JSON.stringify(good))).statusCode).toBe(200);
   });
