@@ -3,6 +3,7 @@ import { digestEquals, formatDigest } from '../core/digest.js';
 import type { AcceptedRelease, Digest, PolicyVersion, ReferenceValues, Release, TeeClass } from '../core/model.js';
 import type { Claims } from '../evidence/plugin.js';
 import type { RuleActivation } from '../policy/cel.js';
+import { summariseClaims } from './claims.js';
 import { compilePolicyRules, type CompiledPolicyRules } from './rules.js';
 import { AR4SI, type TrustVector } from './trust-vector.js';
 
@@ -180,20 +181,10 @@ function better(a: Release, b: Release): boolean {
   return byCodeUnits(a.document.version, b.document.version) > 0;
 }
 
-/** Claims as JSON-like data for CEL: digests as `alg:hex`, absent fields left out. */
+/** Claims as JSON-like data for CEL: the summary, plus what only rules look at. */
 function claimsForRules(claims: Claims): Record<string, unknown> {
-  const config: Record<string, string> = {};
-  for (const [name, digest] of Object.entries(claims.config)) config[name] = formatDigest(digest);
   return {
-    teeClass: claims.teeClass,
-    measurements: claims.measurements.map(formatDigest),
-    ...(claims.signer === undefined ? {} : { signer: claims.signer }),
-    ...(claims.product === undefined ? {} : { product: claims.product }),
-    ...(claims.securityVersion === undefined ? {} : { securityVersion: claims.securityVersion }),
-    debug: claims.debug,
-    ...(claims.tcbStatus === undefined ? {} : { tcbStatus: claims.tcbStatus }),
-    ...(claims.tcb === undefined ? {} : { tcb: claims.tcb }),
-    config,
+    ...summariseClaims(claims),
     ...(claims.reportData === undefined ? {} : { reportData: claims.reportData }),
     ...(claims.publicKey === undefined ? {} : { publicKey: claims.publicKey }),
     details: claims.details,

@@ -6,7 +6,8 @@ import type { Appraisal, AppraisalReason } from './appraisal.js';
 import type { AttestationSession } from './session.js';
 import { AR4SI, TRUST_CLAIMS, type TrustClaim, type TrustVector } from './trust-vector.js';
 import type { VerdictReads } from './verdict-reads.js';
-import { ATTESTATION_VERDICT, summariseClaims, type AttestationVerdict } from './verdict.js';
+import { summariseClaims } from './claims.js';
+import { ATTESTATION_VERDICT, type AttestationVerdict } from './verdict.js';
 
 /** The posted evidence as the ledger and the attachment store know it. */
 export interface ReceivedEvidence {
