@@ -111,7 +111,7 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
       verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],
       build: 'bench',
     });
-    const app = await buildServer({ cp, tenant: BENCH_TENANT, metrics: new Metrics(), version: 'bench', tokenKeys: [tokenKey], attestation });
+    const app = await buildServer({ cp, tenant: BENCH_TENANT, metrics: new Metrics(), version: 'bench', tokenKeys: [{ key: tokenKey }], attestation });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const fleet = startFleet({ url, workload: WORKLOAD, measurement: MEASUREMENT, platform: exportPlatformIdentity(platform), instances: options.instances, inFlight: options.inFlight });
     try {

@@ -1,11 +1,12 @@
 import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CovenantError } from '../core/errors.js';
 import type { MemberAdded } from '../ceremony/events.js';
 import type { LogKey } from '../ledger/checkpointer.js';
 import { formatVerifierKey } from '../ledger/note.js';
 import { newSessionKey, SESSION_KEY_BYTES } from '../verifier/session.js';
+import type { KeyRotation } from '../verifier/token-keys.js';
 
 /**
  * A tenant's private keys live as files in the data directory (mode 0600), never in
@@ -17,7 +18,10 @@ import { newSessionKey, SESSION_KEY_BYTES } from '../verifier/session.js';
  */
 export interface TenantKeys {
   readonly log: LogKey;
+  /** Signs attestation results now. */
   readonly token: KeyObject;
+  /** Former token keys (`keys/<tenant>/retired/token-<unix seconds>.pem`), still published while their tokens live. */
+  readonly retiredTokens: readonly KeyRotation[];
   readonly session: Uint8Array;
 }
 
@@ -68,11 +72,47 @@ export async function loadTenantKeys(dataDir: string, tenant: string): Promise<T
     const logPrivate = createPrivateKey(await readFile(join(dir, 'log.pem'), 'utf8'));
     const token = createPrivateKey(await readFile(join(dir, 'token.pem'), 'utf8'));
     const vkey = formatVerifierKey(origin, createPublicKey(logPrivate));
-    return { log: { origin, privateKey: logPrivate, vkey }, token, session: await sessionKey(dir) };
+    return { log: { origin, privateKey: logPrivate, vkey }, token, retiredTokens: await retiredTokens(dir), session: await sessionKey(dir) };
   } catch (error) {
     if (error instanceof CovenantError) throw error;
     throw new CovenantError('bad-request', `cannot read the keys of tenant ${tenant} in ${dir}: ${(error as Error).message}`);
   }
+}
+
+const RETIRED_TOKEN = /^token-(\d{1,12})\.pem$/;
+
+async function retiredTokens(dir: string): Promise<KeyRotation[]> {
+  let names: string[];
+  try {
+    names = await readdir(join(dir, 'retired'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const rotations: KeyRotation[] = [];
+  for (const name of names.sort()) {
+    const match = RETIRED_TOKEN.exec(name);
+    if (match === null) continue;
+    rotations.push({ key: createPrivateKey(await readFile(join(dir, 'retired', name), 'utf8')), retiredAt: new Date(Number(match[1]) * 1000) });
+  }
+  return rotations;
+}
+
+/**
+ * Replaces the token key: the current one moves to `retired/token-<now>.pem`, where
+ * the JWKS keeps publishing it until every token it signed has expired. Servers load
+ * keys at start, so they must be stopped first and started after (all replicas).
+ */
+export async function rotateTokenKey(dataDir: string, tenant: string, now: Date): Promise<{ readonly retired: string; readonly token: KeyObject }> {
+  const dir = tenantDir(dataDir, tenant);
+  if (!(await exists(join(dir, 'token.pem')))) throw new CovenantError('not-found', `no token key for tenant ${tenant} in ${dir}: run \`covenant init\` first`);
+  await mkdir(join(dir, 'retired'), { recursive: true, mode: 0o700 });
+  const retired = join(dir, 'retired', `token-${Math.floor(now.getTime() / 1000)}.pem`);
+  if (await exists(retired)) throw new CovenantError('conflict', `${retired} already exists: one rotation per second`);
+  await rename(join(dir, 'token.pem'), retired);
+  const token = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  await writeFile(join(dir, 'token.pem'), token.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600, flag: 'wx' });
+  return { retired, token };
 }
 
 /** Data directories made before attestation sessions existed get their key on first start. */

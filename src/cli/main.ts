@@ -32,7 +32,7 @@ export const EXIT = {
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Leaf commands that never talk to a server, as `<parent> <name>`: leaf names alone clash (`audit verify`). */
-const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify', 'sim init']);
+const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify', 'token rotate-key', 'sim init']);
 
 export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const ctx = createContext(out, env);

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -8,7 +7,8 @@ import { CovenantError } from '../core/errors.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
-import { jwksFromKeys } from '../verifier/token-keys.js';
+import { longestLifetimeSeconds } from '../verifier/token-lifetime.js';
+import { jwksFromKeys, type KeyRotation } from '../verifier/token-keys.js';
 import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,8 +26,10 @@ export interface ServerOptions {
   readonly signatureWindowSeconds?: number;
   readonly logger?: FastifyServerOptions['logger'];
   readonly version: string;
-  /** Public keys that sign attestation result tokens, served at /.well-known/jwks.json. */
-  readonly tokenKeys: readonly KeyObject[];
+  /** Keys that sign (and signed) attestation result tokens, served at /.well-known/jwks.json. */
+  readonly tokenKeys: readonly KeyRotation[];
+  /** Token lifetime before jitter (default 600 s): how long a retired key stays published. */
+  readonly tokenLifetimeSeconds?: number;
   /** Challenge-response attestation; without it the /challenge-response routes are absent. */
   readonly attestation?: AttestationService;
 }
@@ -118,7 +120,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   auditRoutes(app, context);
-  wellKnownRoutes(app, { jwks: await jwksFromKeys(options.tokenKeys) });
+  const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;
+  wellKnownRoutes(app, {
+    keys: options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! })),
+    clock: cp.clock,
+    longestLifetimeSeconds: longestLifetimeSeconds(options.tokenLifetimeSeconds),
+  });
   if (options.attestation) attestationRoutes(app, { attestation: options.attestation });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

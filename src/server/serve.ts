@@ -89,7 +89,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       signatureWindowSeconds: options.signatureWindowSeconds,
       logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
       version: options.version,
-      tokenKeys: [keys.token],
+      tokenKeys: [...keys.retiredTokens, { key: keys.token }],
+      ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
       attestation: new AttestationService({
         cp,
         tenant: options.tenant,

@@ -93,7 +93,7 @@ export async function createTestServer(store: Store, clock: Clock = () => new Da
     tenant: plane.tenant,
     metrics: new Metrics(),
     version: 'test',
-    tokenKeys: [tokenKey],
+    tokenKeys: [{ key: tokenKey }],
     attestation,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });

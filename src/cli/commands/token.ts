@@ -6,6 +6,8 @@ import type { EarClaims } from '../../verifier/ear.js';
 import type { Client } from '../client.js';
 import type { CliContext } from '../context.js';
 import { formatFields } from '../output.js';
+import { DEFAULT_TENANT } from '../../core/model.js';
+import { DEFAULT_DATA_DIR, parseTenant } from './init.js';
 import { parseHex, parseTime } from './evidence.js';
 
 interface VerifyFlags {
@@ -90,5 +92,24 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
       const claims = await verifyToken(jwt, jwks, options);
       if (options.json) return ctx.out.json(claims);
       ctx.out.line(formatFields(await summary(jwt, claims)));
+    });
+
+  token
+    .command('rotate-key')
+    .description('Replace the tenant\'s token-signing key; the old one stays in the JWKS until its tokens expire (stop the servers first)')
+    .option('--data-dir <dir>', 'data directory', DEFAULT_DATA_DIR)
+    .option('--tenant <name>', 'tenant', parseTenant, DEFAULT_TENANT)
+    .action(async (options: { dataDir: string; tenant: string }) => {
+      const [{ rotateTokenKey }, { signingPublicJwk, thumbprintOf }, { longestLifetimeSeconds }] = await Promise.all([
+        import('../../app/tenant-keys.js'),
+        import('../../verifier/token-keys.js'),
+        import('../../verifier/token-lifetime.js'),
+      ]);
+      const now = new Date();
+      const rotated = await rotateTokenKey(options.dataDir, options.tenant, now);
+      const until = new Date(now.getTime() + longestLifetimeSeconds() * 1000);
+      ctx.out.line(`new token key ${await thumbprintOf(signingPublicJwk(rotated.token))} for tenant ${options.tenant}`);
+      ctx.out.line(`retired key kept in ${rotated.retired}; the JWKS lists it until ${until.toISOString()} (default --token-lifetime)`);
+      ctx.out.line('start the servers again (every replica, with a copy of these files) to sign with the new key');
     });
 }
