@@ -22,8 +22,12 @@ export interface FleetConfig {
 function undiciTransport(agent: Agent): Transport {
   return async ({ method, url, headers, body }) => {
     const response = await request(url, { method, headers, dispatcher: agent, ...(body === undefined ? {} : { body: Buffer.from(body) }) });
-    const location = response.headers.location;
-    return { status: response.statusCode, headers: { location: Array.isArray(location) ? location[0] : location }, body: await response.body.text() };
+    const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+    return {
+      status: response.statusCode,
+      headers: { location: first(response.headers.location), 'retry-after': first(response.headers['retry-after']) },
+      body: await response.body.text(),
+    };
   };
 }
 

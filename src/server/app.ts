@@ -4,6 +4,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { AttestationService } from '../app/attestation.js';
 import type { ControlPlane } from '../app/control-plane.js';
 import { CovenantError } from '../core/errors.js';
+import { Admission, type AdmissionLimits } from './admission.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
@@ -32,6 +33,8 @@ export interface ServerOptions {
   readonly tokenLifetimeSeconds?: number;
   /** Challenge-response attestation; without it the /challenge-response routes are absent. */
   readonly attestation?: AttestationService;
+  /** Limits on attesters (429 beyond them); absent means none, as in the benchmark. */
+  readonly admission?: AdmissionLimits;
 }
 
 declare module 'fastify' {
@@ -126,7 +129,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     clock: cp.clock,
     longestLifetimeSeconds: longestLifetimeSeconds(options.tokenLifetimeSeconds),
   });
-  if (options.attestation) attestationRoutes(app, { attestation: options.attestation });
+  if (options.attestation) {
+    attestationRoutes(app, {
+      attestation: options.attestation,
+      ...(options.admission === undefined ? {} : { admission: new Admission(options.admission, cp.clock) }),
+    });
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CovenantError, problemTypeUri, type FieldIssue, type ProblemType } from '../core/errors.js';
+import { RateLimited } from './admission.js';
 
 /** RFC 9457 problem details, with the offending fields when there are any. */
 export interface Problem {
@@ -113,6 +114,7 @@ export function rejectNulCharacters(request: FastifyRequest): void {
 export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const typed = classify(error, request);
   if (typed.status >= 500) request.log.error({ err: error }, 'request failed');
+  if (typed instanceof RateLimited) reply.header('retry-after', String(typed.retryAfterSeconds));
   return reply.code(typed.status).type('application/problem+json').send(toProblem(typed, request.url.split('?')[0]));
 }
 

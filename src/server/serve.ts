@@ -10,6 +10,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
 import { pruneAttestationState } from '../app/retention.js';
+import { DEFAULT_ADMISSION, type AdmissionLimits } from './admission.js';
 import { pruneNonces } from './auth.js';
 import { Metrics } from './metrics.js';
 
@@ -30,6 +31,7 @@ export interface ServeOptions {
   /** Raw evidence retention for re-appraisal, seconds. */
   readonly evidenceRetentionSeconds?: number;
   readonly tokenLifetimeSeconds?: number;
+  readonly admission?: AdmissionLimits;
 }
 
 export interface RunningServer {
@@ -90,6 +92,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
       version: options.version,
       tokenKeys: [...keys.retiredTokens, { key: keys.token }],
+      admission: options.admission ?? DEFAULT_ADMISSION,
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
       attestation: new AttestationService({
         cp,

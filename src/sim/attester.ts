@@ -12,12 +12,19 @@ import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../verifier/envelope.js'
 import type { SimulatedTee } from './tee.js';
 
 /** One HTTP exchange; injectable so a benchmark or test can bring its own transport. */
-export type Transport = (request: { method: 'POST'; url: string; headers: Record<string, string>; body?: Uint8Array }) => Promise<{ status: number; headers: Record<string, string | undefined>; body: string }>;
+export type Transport = (request: { method: 'POST'; url: string; headers: Record<string, string>; body?: Uint8Array }) => Promise<{ status: number; headers: { location?: string | undefined; 'retry-after'?: string | undefined }; body: string }>;
 
 export const fetchTransport: Transport = async ({ method, url, headers, body }) => {
   const response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }) });
-  return { status: response.status, headers: { location: response.headers.get('location') ?? undefined }, body: await response.text() };
+  return {
+    status: response.status,
+    headers: { location: response.headers.get('location') ?? undefined, 'retry-after': response.headers.get('retry-after') ?? undefined },
+    body: await response.text(),
+  };
 };
+
+/** Longest Retry-After honoured (seconds): a session lives 60 s, a wait must not outlast it. */
+const MAX_RETRY_AFTER_SECONDS = 30;
 
 export interface AttestationResult {
   /** The EAR JWT. */
@@ -52,6 +59,10 @@ export interface SimAttesterOptions {
   /** The instance key the evidence binds and the result is bound to (default: a new P-256 key). */
   readonly instanceKey?: { readonly publicKey: KeyObject; readonly privateKey: KeyObject };
   readonly transport?: Transport;
+  /** 429s honoured per request before giving up (default 5); each waits its Retry-After. */
+  readonly maxRetries?: number;
+  /** Injectable so tests need not wait. */
+  readonly sleep?: (seconds: number) => Promise<void>;
 }
 
 export class SimAttester {
@@ -69,7 +80,7 @@ export class SimAttester {
 
   async attest(): Promise<AttestationResult> {
     const base = this.#options.server.endsWith('/') ? this.#options.server : `${this.#options.server}/`;
-    const started = await this.#transport({
+    const started = await this.#send({
       method: 'POST',
       url: new URL(`challenge-response/v1/newSession?workload=${encodeURIComponent(this.#options.workload)}`, base).toString(),
       headers: { accept: 'application/vnd.veraison.challenge-response-session+json' },
@@ -78,9 +89,20 @@ export class SimAttester {
     const nonce = base64url.decode((JSON.parse(started.body) as { nonce: string }).nonce);
     const body = encodeEnvelope({ evidenceType: SIM_MEDIA_TYPE, evidence: this.#options.tee.report(nonce, this.#spki), instanceKey: this.#spki, collateral: [] });
     const sessionUrl = new URL(started.headers.location, new URL('challenge-response/v1/', base)).toString();
-    const done = await this.#transport({ method: 'POST', url: sessionUrl, headers: { 'content-type': ATTESTATION_MEDIA_TYPE }, body });
+    const done = await this.#send({ method: 'POST', url: sessionUrl, headers: { 'content-type': ATTESTATION_MEDIA_TYPE }, body });
     if (done.status !== 200) throw refusal(done.status, done.body);
     const reply = JSON.parse(done.body) as { status: string; result: string; appraisal: AttestationResult['appraisal'] };
     return { token: reply.result, status: reply.status, appraisal: reply.appraisal };
+  }
+
+  /** One request, honouring the server's 429 Retry-After (the no-storm contract). */
+  async #send(request: Parameters<Transport>[0]): ReturnType<Transport> {
+    const sleep = this.#options.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000)));
+    for (let attempt = 0; ; attempt++) {
+      const response = await this.#transport(request);
+      if (response.status !== 429 || attempt >= (this.#options.maxRetries ?? 5)) return response;
+      const retryAfter = Number(response.headers['retry-after']);
+      await sleep(Number.isInteger(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS) : 1);
+    }
   }
 }

@@ -95,6 +95,15 @@ describe('covenant attest (real binary, real server)', () => {
     expect(broken.stderr.trim()).toMatch(/^covenant: .*retire\.json is not JSON: /);
   });
 
+  it('serve takes admission limits, and refuses a limit below 1 as a usage error', async () => {
+    const help = await runCli(['serve', '--help'], env);
+    expect(help.stdout).toMatch(/--attest-rate <n>/);
+    expect(help.stdout).toMatch(/--attest-in-flight <n>/);
+    const bad = await runCli(['serve', '--data-dir', join(root, 'unused'), '--attest-rate', '0'], { COVENANT_HOME: join(root, 'unused-home') });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--attest-rate/);
+  });
+
   it('a server told to trust a --sim-dir without a vendor root refuses to start', async () => {
     const result = await runCli(['serve', '--data-dir', join(root, 'other'), '--sim-dir', join(root, 'empty'), '--listen', '127.0.0.1:0'], { COVENANT_HOME: join(root, 'other-home') });
     expect(result.code).toBe(1);

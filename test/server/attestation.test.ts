@@ -36,7 +36,7 @@ const injectTransport =
   async ({ method, url, headers, body }) => {
     const { pathname, search } = new URL(url);
     const res = await app.inject({ method, url: `${pathname}${search}`, headers, ...(body === undefined ? {} : { payload: Buffer.from(body) }) });
-    return { status: res.statusCode, headers: { location: res.headers.location as string | undefined }, body: res.body };
+    return { status: res.statusCode, headers: { location: res.headers.location as string | undefined, 'retry-after': res.headers['retry-after'] as string | undefined }, body: res.body };
   };
 
 const attester = (fixture: ServerFixture, options: { measurement?: string; svn?: number; workload?: string } = {}) =>
@@ -396,6 +396,52 @@ describeEachBackend('policy dry-run and retention', (backend) => {
     await db.deleteFrom('attachments').execute();
     const res = (await dryRun({ update: { floor: 1 } })).json() as { counts: Record<string, number>; instances: { wouldBe: string }[] };
     expect(res.counts).toEqual({ affirming: 0, warning: 0, contraindicated: 0, unavailable: 1 });
+  });
+});
+
+describeEachBackend('attestation admission (no storm)', (backend) => {
+  const fixture = useTestServer(backend, {
+    verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],
+    admission: { ratePerSecond: 1, burst: 2, maxInFlight: 4 },
+  });
+
+  it('beyond the rate: 429 problem with a jittered Retry-After, nothing ledgered; later admitted', async () => {
+    const { server, clock } = fixture();
+    await seedAccepted(fixture());
+    expect((await newSession(server.app)).statusCode).toBe(201);
+    expect((await newSession(server.app)).statusCode).toBe(201);
+    const refused = await expectNoEntry(server.app, () => newSession(server.app));
+    expectProblem(refused, 429, 'rate-limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(2);
+    clock.advance(1000);
+    expect((await newSession(server.app)).statusCode).toBe(201);
+  });
+
+  it('the simulated attester waits out a 429 and succeeds', async () => {
+    const { server, clock } = fixture();
+    await seedAccepted(fixture());
+    expect((await newSession(server.app)).statusCode).toBe(201);
+    expect((await newSession(server.app)).statusCode).toBe(201);
+    const waits: number[] = [];
+    const patient = new SimAttester({
+      server: 'http://covenant.test',
+      workload: WORKLOAD,
+      tee: tee(),
+      transport: injectTransport(server.app),
+      sleep: async (seconds) => {
+        waits.push(seconds);
+        clock.advance(seconds * 1000);
+      },
+    });
+    expect((await patient.attest()).appraisal.status).toBe('affirming');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(1);
+    // One that gives up at once reports the refusal.
+    while ((await newSession(server.app)).statusCode === 201);
+    const impatient = new SimAttester({ server: 'http://covenant.test', workload: WORKLOAD, tee: tee(), transport: injectTransport(server.app), maxRetries: 0 });
+    const refused = await asyncRejection(impatient.attest(), AttestationRefused);
+    expect([refused.type, refused.httpStatus]).toEqual(['rate-limited', 429]);
   });
 });
 

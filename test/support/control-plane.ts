@@ -9,6 +9,7 @@ import type { Clock } from '../../src/core/clock.js';
 import { DEFAULT_TENANT } from '../../src/core/model.js';
 import type { LogKey } from '../../src/ledger/checkpointer.js';
 import { formatVerifierKey } from '../../src/ledger/note.js';
+import type { AdmissionLimits } from '../../src/server/admission.js';
 import { buildServer } from '../../src/server/app.js';
 import { Metrics } from '../../src/server/metrics.js';
 import type { Store } from '../../src/store/store.js';
@@ -74,6 +75,7 @@ export interface TestServerOptions {
   readonly bodyLimit?: number;
   /** Evidence formats the attestation routes take (default none). */
   readonly verifiers?: readonly EvidenceVerifier[];
+  readonly admission?: AdmissionLimits;
 }
 
 export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: TestServerOptions = {}): Promise<TestServer> {
@@ -96,6 +98,7 @@ export async function createTestServer(store: Store, clock: Clock = () => new Da
     tokenKeys: [{ key: tokenKey }],
     attestation,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.admission === undefined ? {} : { admission: options.admission }),
   });
   return {
     ...plane,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { EvidenceVerifier } from '../../app/attestation.js';
 import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
+import { DEFAULT_ADMISSION } from '../../server/admission.js';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
 import { DEFAULT_LIFETIME_SECONDS } from '../../verifier/token-lifetime.js';
 import { CovenantError } from '../../core/errors.js';
@@ -41,6 +42,9 @@ interface ServeFlags {
   tpmAnchor: string[];
   evidenceRetention: number;
   tokenLifetime: number;
+  attestRate: number;
+  attestBurst: number;
+  attestInFlight: number;
 }
 
 /** SEV-SNP always (AMD's roots ship with Covenant); sim and TPM only when given something to trust. */
@@ -76,6 +80,9 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--sim-dir <dir>', 'accept simulated-TEE evidence from the vendor root in <dir> (default: <data-dir>/sim, when `covenant sim init` made one)')
     .option('--tpm-anchor <file>', 'accept TPM quotes whose AK chains to this CA certificate or matches this SHA-256 key pin (repeatable)', collect, [])
     .option('--evidence-retention <seconds>', 'keep raw evidence this long for re-appraisal (each instance keeps its latest)', parseCount, DEFAULT_RETENTION_SECONDS)
+    .option('--attest-rate <n>', 'new attestation sessions admitted per second; beyond it 429 with a jittered Retry-After', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.ratePerSecond)
+    .option('--attest-burst <n>', 'sessions admitted at once after a quiet spell', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.burst)
+    .option('--attest-in-flight <n>', 'evidence submissions verified at once; beyond it 429', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.maxInFlight)
     .option('--token-lifetime <seconds>', 'attestation result lifetime, before ±20% jitter (1-86400)', parseBounded(1, 86_400), DEFAULT_LIFETIME_SECONDS)
     .action(async (flags: ServeFlags) => {
       const listen = flags.listen;
@@ -113,6 +120,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         verifiers,
         evidenceRetentionSeconds: flags.evidenceRetention,
         tokenLifetimeSeconds: flags.tokenLifetime,
+        admission: { ratePerSecond: flags.attestRate, burst: flags.attestBurst, maxInFlight: flags.attestInFlight },
       });
       ctx.out.line(`covenant listening on ${server.url}`);
       ctx.out.line(`data directory ${server.dataDir} (store: ${server.store.kind === 'sqlite' ? join(server.dataDir, 'covenant.db') : server.store.location})`);

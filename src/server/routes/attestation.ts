@@ -5,6 +5,7 @@ import type { AttestationService } from '../../app/attestation.js';
 import { CovenantError } from '../../core/errors.js';
 import { ATTESTATION_MEDIA_TYPE } from '../../verifier/envelope.js';
 import type { AttestationSession } from '../../verifier/session.js';
+import type { Admission } from '../admission.js';
 import { signerOf, typed } from '../context.js';
 import { UpdatePolicy } from './workloads.js';
 
@@ -37,7 +38,7 @@ const DryRunBody = z
   })
   .refine((body) => (body.version === undefined) !== (body.update === undefined), { message: 'give either version or update', path: ['version'] });
 
-export function attestationRoutes(app: FastifyInstance, { attestation }: { attestation: AttestationService }): void {
+export function attestationRoutes(app: FastifyInstance, { attestation, admission }: { attestation: AttestationService; admission?: Admission }): void {
   const api = typed(app);
   const tags = ['attestation'];
   const config = { attester: true };
@@ -60,6 +61,7 @@ export function attestationRoutes(app: FastifyInstance, { attestation }: { attes
     { config, schema: { tags, summary: 'Start an attestation session: a single-use nonce for one workload', querystring: NewSessionQuery } },
     async (request, reply) => {
       const { workload, nonce, nonceSize } = request.query;
+      admission?.admitSession();
       const session = await attestation.newSession(workload, {
         ...(nonce === undefined ? {} : { nonce: base64url.decode(nonce) }),
         ...(nonceSize === undefined ? {} : { nonceBytes: nonceSize }),
@@ -80,7 +82,9 @@ export function attestationRoutes(app: FastifyInstance, { attestation }: { attes
       if (contentType !== ATTESTATION_MEDIA_TYPE || !Buffer.isBuffer(request.body)) {
         throw new CovenantError('unsupported-media-type', `evidence must be posted as ${ATTESTATION_MEDIA_TYPE}`);
       }
-      const attested = await attestation.attest(request.params.id, request.body, ATTESTATION_MEDIA_TYPE);
+      const body = request.body;
+      const attest = () => attestation.attest(request.params.id, body, ATTESTATION_MEDIA_TYPE);
+      const attested = await (admission === undefined ? attest() : admission.withinFlight(attest));
       return reply.type(SESSION_MEDIA_TYPE).send({
         ...sessionView(attested.session, 'complete'),
         evidence: { type: attested.envelope.evidenceType, value: Buffer.from(attested.envelope.evidence).toString('base64') },
