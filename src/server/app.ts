@@ -9,11 +9,12 @@ import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 import { notFoundHandler, problemHandler, rejectNulCharacters } from './problem.js';
 import { longestLifetimeSeconds } from '../verifier/token-lifetime.js';
-import { jwksFromKeys, type KeyRotation } from '../verifier/token-keys.js';
+import { jwksFromKeys, keysToPublish, type KeyRotation, type PublishedJwks } from '../verifier/token-keys.js';
 import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 import { workloadRoutes } from './routes/workloads.js';
 
@@ -39,8 +40,11 @@ export interface ServerOptions {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Called by TEE instances, whose evidence is their credential: no member signature. */
-    attester?: boolean;
+    /**
+     * Called by TEE instances or relying parties, whose evidence or token is their
+     * credential: no member signature.
+     */
+    unsigned?: boolean;
   }
 }
 
@@ -87,7 +91,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook('preValidation', async (request) => {
     // An unknown route is a 404 whoever asks; no nonce is spent on it.
-    if (!MUTATING.has(request.method) || request.is404 || request.routeOptions.config.attester === true) return;
+    if (!MUTATING.has(request.method) || request.is404 || request.routeOptions.config.unsigned === true) return;
     request.signer = await authenticate(request, tenant, {
       store: cp.store,
       clock: cp.clock,
@@ -124,11 +128,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   memberRoutes(app, context);
   auditRoutes(app, context);
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;
-  wellKnownRoutes(app, {
-    keys: options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! })),
-    clock: cp.clock,
-    longestLifetimeSeconds: longestLifetimeSeconds(options.tokenLifetimeSeconds),
-  });
+  const rotations = options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! }));
+  const longest = longestLifetimeSeconds(options.tokenLifetimeSeconds);
+  const jwks = (): PublishedJwks => ({ keys: keysToPublish(rotations, cp.clock(), longest) });
+  wellKnownRoutes(app, { jwks });
+  tokenRoutes(app, { ...context, jwks });
   if (options.attestation) {
     attestationRoutes(app, {
       attestation: options.attestation,

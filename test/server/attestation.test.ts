@@ -399,6 +399,55 @@ describeEachBackend('policy dry-run and retention', (backend) => {
   });
 });
 
+describeEachBackend('POST /v1/tokens/check', (backend) => {
+  const fixture = useTestServer(backend, { verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }] });
+  const check = (token: unknown) =>
+    fixture().server.app.inject({ method: 'POST', url: '/v1/tokens/check', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ token }) });
+  const answer = async (token: unknown) => {
+    const res = await expectNoEntry(fixture().server.app, () => check(token));
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json() as { valid: boolean; reasons: string[] };
+  };
+
+  it('a token stands while its release is accepted, and falls at once when a new policy drops it', async () => {
+    const { server, clock } = fixture();
+    await seedAccepted(fixture());
+    const { token } = await attester(fixture()).attest();
+    expect(await answer(token)).toEqual({ valid: true, reasons: [] });
+
+    // Phasing a second release in keeps 1.0.0 accepted: the token still stands.
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/releases`, { version: '1.1.0', class: 'sim', measurements: [sha256('c')], securityVersion: 2 })).statusCode).toBe(201);
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.1.0'], reason: 'phase in' })).statusCode).toBe(201);
+    expect((await answer(token)).valid).toBe(true);
+
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/policy`, { remove: ['1.0.0'], reason: 'complete' })).statusCode).toBe(201);
+    const after = await answer(token);
+    expect(after.valid).toBe(false);
+    expect(after.reasons).toEqual([expect.stringMatching(/^payments\/ingest: release 1\.0\.0 is no longer accepted \(policy version 3, [0-9a-f]{64}\)$/)]);
+
+    // And expiry, whatever the policy says.
+    clock.advance(3_600_000);
+    expect((await answer(token)).reasons).toEqual([expect.stringMatching(/^EAR expired/)]);
+  });
+
+  it('a contraindicated verdict, a forged token or a foreign one never stands', async () => {
+    await seedAccepted(fixture());
+    const unknown = await attester(fixture(), { measurement: sha256('b') }).attest();
+    expect(await answer(unknown.token)).toEqual({ valid: false, reasons: ['payments/ingest: the verdict was contraindicated'] });
+    const { token } = await attester(fixture()).attest();
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const forged = `${header}.${payload}.${signature.slice(0, -4)}AAAA`;
+    expect((await answer(forged)).reasons).toEqual(['EAR signature does not verify']);
+    expect((await answer('not a token')).valid).toBe(false);
+  });
+
+  it('needs no signature, and refuses a body without a token string as a 400', async () => {
+    await seedAccepted(fixture());
+    expectProblem(await check(42), 400, 'validation-failed');
+    expectProblem(await fixture().server.app.inject({ method: 'POST', url: '/v1/tokens/check', headers: { 'content-type': 'application/json' }, payload: '{}' }), 400, 'validation-failed');
+  });
+});
+
 describeEachBackend('attestation admission (no storm)', (backend) => {
   const fixture = useTestServer(backend, {
     verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],

@@ -142,19 +142,27 @@ async function expectSuccess(fx: ServerFixture, c: MutatingCase, member: TestMem
   }
 }
 
-/** TEE instances call these; their evidence is the credential (test/server/attestation.test.ts). */
-const ATTESTER_ROUTES = ['POST /challenge-response/v1/newSession', 'POST /challenge-response/v1/session/:id', 'DELETE /challenge-response/v1/session/:id'];
+/**
+ * TEE instances and relying parties call these; their evidence or token is the
+ * credential (test/server/attestation.test.ts).
+ */
+const UNSIGNED_ROUTES = [
+  'POST /challenge-response/v1/newSession',
+  'POST /challenge-response/v1/session/:id',
+  'DELETE /challenge-response/v1/session/:id',
+  'POST /v1/tokens/check',
+];
 
 describeEachBackend('HTTP auth', (backend) => {
   const fx = useTestServer(backend);
 
   it('has a case for every mutating route the server serves', () => {
-    const memberRoutes = mutatingRoutes(fx().server.app).filter((route) => !ATTESTER_ROUTES.includes(route));
+    const memberRoutes = mutatingRoutes(fx().server.app).filter((route) => !UNSIGNED_ROUTES.includes(route));
     expect(memberRoutes.sort()).toEqual(CASES.map((c) => c.route).sort());
   });
 
-  it('takes attesters\' requests unsigned, and only on the challenge-response routes', async () => {
-    expect(mutatingRoutes(fx().server.app).filter((route) => route.includes('/challenge-response/')).sort()).toEqual([...ATTESTER_ROUTES].sort());
+  it('takes attesters\' and relying parties\' requests unsigned, and only on their routes', async () => {
+    expect(mutatingRoutes(fx().server.app).filter((route) => route.includes('/challenge-response/') || route.includes('/tokens/')).sort()).toEqual([...UNSIGNED_ROUTES].sort());
     await seedWorkload(fx().server);
     const res = await fx().server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
     expect(res.statusCode, res.body).toBe(201);

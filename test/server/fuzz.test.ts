@@ -97,6 +97,7 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
   'GET /v1/audit/checkpoints': { query: () => ({ after: '-1', limit: '5' }) },
   'POST /v1/audit/checkpoints': {},
   'GET /v1/audit/log-key': {},
+  'POST /v1/tokens/check': { body: () => ({ token: 'eyJhbGciOiJFUzI1NiJ9.e30.AAAA' }) },
   'POST /challenge-response/v1/newSession': { query: () => ({ workload: WORKLOAD, nonceSize: '16' }) },
   'GET /challenge-response/v1/session/:id': { params: (s) => ({ id: s.session }) },
   'POST /challenge-response/v1/session/:id': {

@@ -12,7 +12,7 @@ import { UpdatePolicy } from './workloads.js';
 /**
  * The Veraison challenge-response API (shared/reference formats A.2), for TEE
  * instances rather than members: these routes carry no member signature — the
- * evidence is the credential — so they are marked `attester` for the auth hook.
+ * evidence is the credential — so they are marked `unsigned` for the auth hook.
  */
 export const SESSION_MEDIA_TYPE = 'application/vnd.veraison.challenge-response-session+json';
 
@@ -41,7 +41,7 @@ const DryRunBody = z
 export function attestationRoutes(app: FastifyInstance, { attestation, admission }: { attestation: AttestationService; admission?: Admission }): void {
   const api = typed(app);
   const tags = ['attestation'];
-  const config = { attester: true };
+  const config = { unsigned: true };
 
   // The document is parsed by the service (it is untrusted bytes, fuzzed there), so
   // the route takes it raw.

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../core/clock.js';
-import { keysToPublish, type KeyRotation, type PublishedJwk } from '../../verifier/token-keys.js';
+import type { PublishedJwks } from '../../verifier/token-keys.js';
 
 /**
  * Keys a relying party needs to check Covenant's attestation result tokens offline:
@@ -8,11 +7,8 @@ import { keysToPublish, type KeyRotation, type PublishedJwk } from '../../verifi
  * A retired key stays listed until every token it signed has expired, then drops out
  * (judged at each request, so no restart is needed for it to go).
  */
-export function wellKnownRoutes(
-  app: FastifyInstance,
-  options: { readonly keys: readonly KeyRotation<PublishedJwk>[]; readonly clock: Clock; readonly longestLifetimeSeconds: number },
-): void {
+export function wellKnownRoutes(app: FastifyInstance, { jwks }: { readonly jwks: () => PublishedJwks }): void {
   app.get('/.well-known/jwks.json', { schema: { tags: ['well-known'], summary: 'Attestation result token verification keys (JWKS)' } }, async (_request, reply) =>
-    reply.type('application/jwk-set+json').send({ keys: keysToPublish(options.keys, options.clock(), options.longestLifetimeSeconds) }),
+    reply.type('application/jwk-set+json').send(jwks()),
   );
 }

@@ -1,0 +1,40 @@
+import type { JsonWebKey } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { CovenantError } from '../../core/errors.js';
+import type { PolicyVersion } from '../../core/model.js';
+import { currentPolicy } from '../../policy/queries.js';
+import { verifyEar } from '../../verifier/ear.js';
+import { tokenStanding } from '../../verifier/token-check.js';
+import type { PublishedJwks } from '../../verifier/token-keys.js';
+import { typed, type RouteContext } from '../context.js';
+
+/**
+ * `POST /v1/tokens/check`: a cheap way for any relying party (the key broker among
+ * them) to ask whether a result token still stands — signed by this tenant, not
+ * expired, and naming releases the policy in force still accepts. No member signature:
+ * the token is what is being asked about, and the answer reveals nothing it does not.
+ */
+export function tokenRoutes(app: FastifyInstance, { cp, tenant, jwks }: RouteContext & { readonly jwks: () => PublishedJwks }): void {
+  typed(app).post(
+    '/v1/tokens/check',
+    {
+      config: { unsigned: true },
+      schema: { tags: ['tokens'], summary: 'Whether an attestation result token still stands', body: z.strictObject({ token: z.string().min(1).max(16_384) }) },
+    },
+    async (request) => {
+      let claims: Awaited<ReturnType<typeof verifyEar>>;
+      try {
+        claims = await verifyEar(request.body.token, { keys: jwks().keys.map((key): JsonWebKey => ({ ...key })) }, cp.clock());
+      } catch (error) {
+        // A token that does not verify is an answer, not a failed request.
+        if (error instanceof CovenantError && (error.type === 'bad-request' || error.type === 'unauthenticated')) return { valid: false, reasons: [error.message] };
+        throw error;
+      }
+      const policies = new Map<string, PolicyVersion | null>();
+      for (const workload of Object.keys(claims.submods)) policies.set(workload, await currentPolicy(cp.store.db, tenant, workload));
+      const reasons = tokenStanding(claims, policies);
+      return { valid: reasons.length === 0, reasons };
+    },
+  );
+}

@@ -1,0 +1,34 @@
+import type { PolicyVersion } from '../core/model.js';
+import type { EarClaims } from './ear.js';
+
+/**
+ * Whether a verified result token still stands: every appraisal it carries must have
+ * accepted the instance (affirming or warning) and matched a release that the
+ * workload's policy in force still accepts — same version, same digest. A token issued
+ * before a rollout completed, or a rollback, names a release the policy dropped: it
+ * stops standing at once, without waiting for `exp` (no re-attestation storm needed
+ * to revoke it, and none caused by checking it).
+ */
+export function tokenStanding(claims: EarClaims, policies: ReadonlyMap<string, PolicyVersion | null>): string[] {
+  const reasons: string[] = [];
+  for (const [workload, appraisal] of Object.entries(claims.submods)) {
+    const status = appraisal['ear.status'];
+    if (status !== 'affirming' && status !== 'warning') {
+      reasons.push(`${workload}: the verdict was ${status}`);
+      continue;
+    }
+    const release = appraisal['covenant.release'];
+    if (release === undefined) {
+      reasons.push(`${workload}: the token names no accepted release`);
+      continue;
+    }
+    const policy = policies.get(workload) ?? null;
+    if (policy === null) {
+      reasons.push(`${workload}: the workload has no policy in force`);
+      continue;
+    }
+    const accepted = policy.document.accepted.some((entry) => entry.version === release.version && entry.digest === release.digest);
+    if (!accepted) reasons.push(`${workload}: release ${release.version} is no longer accepted (policy version ${policy.document.number}, ${policy.id})`);
+  }
+  return reasons;
+}
