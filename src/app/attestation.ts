@@ -5,7 +5,7 @@ import type { PolicyVersion, Release } from '../core/model.js';
 import { decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
 import { checkRule } from '../policy/cel.js';
-import { currentPolicy, listReleases, policyById, requireWorkload } from '../policy/queries.js';
+import { currentPolicy, policyById, releasesByVersion, requireWorkload } from '../policy/queries.js';
 import { appraise, type Appraisal, type AppraisalReason, type AppraisalStatus } from '../verifier/appraisal.js';
 import { checkBinding, expectedReportData } from '../verifier/binding.js';
 import { recordVerdict, type VerdictResult } from '../verifier/commands.js';
@@ -187,7 +187,7 @@ export class AttestationService {
     const db = cp.store.db;
     await requireWorkload(db, tenant, workload);
     const now = cp.clock();
-    const releases = new Map((await listReleases(db, tenant, workload)).map((r) => [r.document.version, r]));
+    const releases = await releasesByVersion(db, tenant, workload);
     const policy =
       'version' in candidate
         ? await policyById(db, tenant, workload, candidate.version)

@@ -15,7 +15,7 @@ import {
   type WorkloadCreated,
 } from './events.js';
 import { checkRule } from './cel.js';
-import { currentPolicy, findRelease, findWorkload, listReleases, requireWorkload } from './queries.js';
+import { currentPolicy, findRelease, findWorkload, releasesByVersion, requireWorkload } from './queries.js';
 
 export function createWorkload(signer: string, name: string): Unit<Workload> {
   return authorized(signer, 'workload', 'workload.create', async (tx, ctx, actor) => {
@@ -45,7 +45,7 @@ export function registerRelease(signer: string, workload: string, args: ReleaseA
 export function updatePolicy(signer: string, workload: string, update: PolicyUpdate): Unit<PolicyVersion> {
   return authorized(signer, 'policy', 'policy.update', async (tx, ctx, actor) => {
     await requireWorkload(tx, ctx.tenant, workload);
-    const releases = new Map((await listReleases(tx, ctx.tenant, workload)).map((r) => [r.document.version, r]));
+    const releases = await releasesByVersion(tx, ctx.tenant, workload);
     const version = decidePolicyUpdate({
       current: await currentPolicy(tx, ctx.tenant, workload),
       releases,

@@ -37,6 +37,11 @@ export async function listReleases(db: Db, tenant: string, workload: string): Pr
   return rows.map(releaseFromRow);
 }
 
+/** The workload's releases by version: what policy decisions and appraisals look them up by. */
+export async function releasesByVersion(db: Db, tenant: string, workload: string): Promise<Map<string, Release>> {
+  return new Map((await listReleases(db, tenant, workload)).map((release) => [release.document.version, release]));
+}
+
 export async function findRelease(db: Db, tenant: string, workload: string, version: string): Promise<Release | undefined> {
   const row = await db
     .selectFrom('releases')

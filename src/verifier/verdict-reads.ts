@@ -1,6 +1,6 @@
 import { LruCache } from '../core/lru.js';
 import type { PolicyVersion, Release } from '../core/model.js';
-import { listReleases, policyById } from '../policy/queries.js';
+import { policyById, releasesByVersion } from '../policy/queries.js';
 import type { Tx } from '../store/store.js';
 
 export interface VerdictBasis {
@@ -45,7 +45,7 @@ export class VerdictReads {
   }
 
   async #loadReleases(tx: Tx, tenant: string, workload: string, key: string): Promise<ReadonlyMap<string, Release>> {
-    const releases = new Map((await listReleases(tx, tenant, workload)).map((r) => [r.document.version, r]));
+    const releases = await releasesByVersion(tx, tenant, workload);
     // Read in the same transaction as the count, so the set matches its key.
     if (`${workload}\n${releases.size}` === key) this.#releases.set(key, releases);
     return releases;
