@@ -1,6 +1,7 @@
 import { LruCache } from '../../core/lru.js';
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { updateWithItems } from '../cache-key.js';
 import { EvidenceError } from '../plugin.js';
 import type { VerifyContext } from '../plugin.js';
 import { MAX_ITEMS, buildChain, endorsementKind, loadAll, publicKeyOf, readEndorsementExtensions } from './certificates.js';
@@ -51,26 +52,11 @@ export const verifiedChains = new LruCache<string, readonly Endorsement[]>(CHAIN
 
 const KEY_DOMAIN = 'covenant/sev-snp/verified-chains/v1';
 
-function u32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
-}
-
 export function chainCacheKey(kind: 'vcek' | 'vlek', trustAnchors: readonly Uint8Array[] | undefined, collateral: readonly Uint8Array[]): string {
   const hash = createHash('sha256').update(KEY_DOMAIN).update(kind);
-  const list = (items: readonly Uint8Array[]): void => {
-    hash.update(u32(items.length));
-    for (const item of items) hash.update(u32(item.length)).update(item);
-  };
-  if (trustAnchors === undefined) {
-    hash.update('shipped');
-  } else {
-    hash.update('given');
-    list(trustAnchors);
-  }
-  list(collateral);
-  return hash.digest('base64');
+  if (trustAnchors === undefined) hash.update('shipped');
+  else updateWithItems(hash.update('given'), trustAnchors);
+  return updateWithItems(hash, collateral).digest('base64');
 }
 
 let shipped: AmdCertificate[] | undefined;

@@ -12,6 +12,7 @@ import { LruCache } from '../../core/lru.js';
 import { CovenantError } from '../../core/errors.js';
 import { parseDigest } from '../../core/digest.js';
 import type { Digest } from '../../core/model.js';
+import { updateWithItems } from '../cache-key.js';
 import { EvidenceError, type Claims, type EvidencePlugin, type VerifyContext } from '../plugin.js';
 import { checkValidity, findIssuer, parseCertificate, parseTrustAnchors, publicKeyOf, type ParsedCertificate } from './certificate.js';
 import { decodeEvidence, decodeReport, SIM_MEDIA_TYPE, SIM_REPORT_VERSION } from './format.js';
@@ -48,13 +49,7 @@ interface VerifiedPlatform {
 const verifiedPlatforms = new LruCache<string, VerifiedPlatform>(1000);
 
 function chainKey(platformDer: Uint8Array, anchors: readonly Uint8Array[]): string {
-  const hash = createHash('sha256');
-  for (const item of [platformDer, ...anchors]) {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(item.length);
-    hash.update(length).update(item);
-  }
-  return hash.digest('base64');
+  return updateWithItems(createHash('sha256'), [platformDer, ...anchors]).digest('base64');
 }
 
 function verifiedPlatform(platformDer: Uint8Array, anchorItems: readonly Uint8Array[]): VerifiedPlatform {
