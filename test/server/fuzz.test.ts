@@ -172,9 +172,13 @@ function withOwn(target: Record<string, unknown>, key: string, value: unknown): 
   return target;
 }
 
+/** Values `nest` made: nesting one again replaces it, so repeated steps cannot reach a depth JSON.stringify overflows on. */
+const nested = new WeakSet<object>();
+
 function nest(value: unknown, depth: number, asArray: boolean): unknown {
-  let out = value;
+  let out = value !== null && typeof value === 'object' && nested.has(value) ? null : value;
   for (let i = 0; i < depth; i++) out = asArray ? [out] : { a: out };
+  nested.add(out as object);
   return out;
 }
 
