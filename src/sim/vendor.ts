@@ -15,9 +15,9 @@ import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { CovenantError } from '../core/errors.js';
-import { pemBlocks, toPem } from '../evidence/sim/pem.js';
+import { pemBlocks, toPem } from '../evidence/x509/pem.js';
 
-export { toPem, pemBlocks } from '../evidence/sim/pem.js';
+export { toPem, pemBlocks } from '../evidence/x509/pem.js';
 
 export const DEFAULT_ROOT_NAME = 'Covenant Simulated TEE Vendor Root';
 export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;

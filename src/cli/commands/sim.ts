@@ -2,7 +2,7 @@ import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CovenantError } from '../../core/errors.js';
-import { pemBlocks } from '../../evidence/sim/pem.js';
+import { pemBlocks } from '../../evidence/x509/pem.js';
 import type { PlatformIdentity } from '../../sim/vendor.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_DATA_DIR } from './init.js';

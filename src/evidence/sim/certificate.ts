@@ -1,7 +1,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { EvidenceError } from '../plugin.js';
 import { readCertificateFields, type NameAttribute } from './der.js';
-import { looksLikePem, pemBlocks } from './pem.js';
+import { looksLikePem, pemBlocks } from '../x509/pem.js';
 
 /**
  * Just enough X.509 for a two-level sim chain (vendor root → platform). Node's

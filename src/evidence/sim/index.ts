@@ -14,4 +14,4 @@ export {
   type SimReport,
   type SimWorkload,
 } from './format.js';
-export { toPem, pemBlocks } from './pem.js';
+export { toPem, pemBlocks } from '../x509/pem.js';

@@ -1,5 +1,7 @@
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import { EvidenceError } from '../plugin.js';
+import { parseCertificate, readCertificates, type Certificate } from '../x509/certificate.js';
+import { validatePath } from '../x509/path.js';
 import { parsePublic, TPMA_OBJECT, type TpmPublic } from './structures.js';
 
 /**
@@ -33,36 +35,14 @@ export interface AkMaterial {
 }
 
 interface Anchors {
-  readonly certificates: readonly X509Certificate[];
+  readonly certificates: readonly Certificate[];
   readonly pins: ReadonlySet<string>;
 }
 
-const MAX_DEPTH = 6;
-// Each step costs a signature verification; the budget keeps a hostile pool of
-// look-alike intermediates from turning path building into a CPU sink.
-const MAX_VERIFICATIONS = 128;
-const MAX_POOL = 24;
-
 const PEM = /^\s*-----BEGIN CERTIFICATE-----/;
 
-function parseCertificate(bytes: Uint8Array, what: string): X509Certificate {
-  try {
-    return new X509Certificate(Buffer.from(bytes));
-  } catch (error) {
-    throw new EvidenceError('malformed', `${what} is not an X.509 certificate`, { cause: error });
-  }
-}
-
-function tryCertificate(bytes: Uint8Array): X509Certificate | undefined {
-  try {
-    return new X509Certificate(Buffer.from(bytes));
-  } catch {
-    return undefined;
-  }
-}
-
 function parseAnchors(anchors: readonly Uint8Array[]): Anchors {
-  const certificates: X509Certificate[] = [];
+  const certificates: Certificate[] = [];
   const pins = new Set<string>();
   anchors.forEach((anchor, index) => {
     if (anchor.length === 32) {
@@ -75,60 +55,14 @@ function parseAnchors(anchors: readonly Uint8Array[]): Anchors {
       return;
     }
     if (anchor[0] === 0x30 || PEM.test(text)) {
-      certificates.push(parseCertificate(anchor, `trust anchor ${index}`));
+      const found = readCertificates(anchor, `trust anchor ${index}`);
+      if (found === undefined || found.length === 0) throw new EvidenceError('malformed', `trust anchor ${index} is not an X.509 certificate`);
+      certificates.push(...found);
       return;
     }
     throw new EvidenceError('malformed', `trust anchor ${index} is neither a certificate nor a 32-byte TPMT_PUBLIC SHA-256 pin`);
   });
   return { certificates, pins };
-}
-
-function validity(certificate: X509Certificate): { notBefore: number; notAfter: number } {
-  const notBefore = Date.parse(certificate.validFrom);
-  const notAfter = Date.parse(certificate.validTo);
-  if (Number.isNaN(notBefore) || Number.isNaN(notAfter)) {
-    throw new EvidenceError('malformed', 'a certificate has an unreadable validity period');
-  }
-  return { notBefore, notAfter };
-}
-
-const isValidAt = (certificate: X509Certificate, now: number): boolean => {
-  const { notBefore, notAfter } = validity(certificate);
-  return notBefore <= now && now <= notAfter;
-};
-
-/** Whether `issuer` signed `subject`, by name, CA status and signature. */
-function issued(subject: X509Certificate, issuer: X509Certificate, budget: { left: number }): boolean {
-  if (!issuer.ca || !subject.checkIssued(issuer)) return false;
-  if (budget.left-- <= 0) throw new EvidenceError('chain', 'certificate path building gave up: too many candidate issuers');
-  try {
-    return subject.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Every path from the leaf to an anchor whose signatures verify, ignoring time, so
- * the caller can tell "no path" ('chain') from "only expired paths" ('expired').
- */
-function buildPaths(leaf: X509Certificate, pool: readonly X509Certificate[], anchors: readonly X509Certificate[]): X509Certificate[][] {
-  const paths: X509Certificate[][] = [];
-  const budget = { left: MAX_VERIFICATIONS };
-  const walk = (path: X509Certificate[]): void => {
-    const tip = path[path.length - 1] as X509Certificate;
-    for (const anchor of anchors) {
-      if (anchor.raw.equals(tip.raw)) paths.push(path);
-      else if (issued(tip, anchor, budget)) paths.push([...path, anchor]);
-    }
-    if (path.length >= MAX_DEPTH) return;
-    for (const candidate of pool) {
-      if (path.some((member) => member.raw.equals(candidate.raw))) continue;
-      if (issued(tip, candidate, budget)) walk([...path, candidate]);
-    }
-  };
-  walk([leaf]);
-  return paths;
 }
 
 function spki(key: KeyObject): Buffer {
@@ -159,20 +93,14 @@ export function trustAk(
     const leaf = parseCertificate(material.akCertificate, 'akCertificate');
     const pool = material.akChain.map((bytes, index) => parseCertificate(bytes, `akChain[${index}]`));
     for (const bytes of context.collateral ?? []) {
-      const certificate = tryCertificate(bytes);
-      if (certificate !== undefined) pool.push(certificate);
+      try {
+        pool.push(...(readCertificates(bytes, 'collateral') ?? []));
+      } catch {
+        // Collateral is recognised by content; what is not a certificate is not ours.
+      }
     }
-    if (pool.length > MAX_POOL) throw new EvidenceError('chain', `too many candidate intermediates (${pool.length})`);
-    if (anchors.certificates.length === 0) {
-      throw new EvidenceError('chain', 'no certificate trust anchor is configured for TPM AK certificates');
-    }
-    const paths = buildPaths(leaf, pool, anchors.certificates);
-    if (paths.length === 0) throw new EvidenceError('chain', 'the AK certificate does not chain to a trust anchor');
-    const path = paths.find((candidate) => candidate.every((certificate) => isValidAt(certificate, now)));
-    if (path === undefined) {
-      throw new EvidenceError('expired', `a certificate on the AK's path is not valid at ${context.now.toISOString()}`);
-    }
-    const key = leaf.publicKey;
+    const path = validatePath({ leaf, intermediates: pool, anchors: anchors.certificates, now: context.now, what: 'the AK certificate' });
+    const key = leaf.x509.publicKey;
     if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ec') {
       throw new EvidenceError('unsupported', `AK certificate key type ${key.asymmetricKeyType ?? 'unknown'}`);
     }
@@ -184,8 +112,8 @@ export function trustAk(
     return {
       key,
       via: 'certificate',
-      certificate: leaf,
-      path,
+      certificate: leaf.x509,
+      path: path.map((certificate) => certificate.x509),
       ...(akPublic === undefined ? {} : { public: akPublic }),
       ...(publicSha256 === undefined ? {} : { publicSha256 }),
     };

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { tpmPlugin } from '../../../src/evidence/tpm/index.js';
 import { sha256 } from './builders.js';
 import { gce, gceContext, gceEvidence } from './gce-fixture.js';
-import { expectRefused, refusal } from './refusal.js';
+import { expectRefused, refusal } from '../refusal.js';
 
 const impostorRoot = new Uint8Array(readFileSync(fileURLToPath(new URL('../../fixtures/tpm-gce/impostor-root.pem', import.meta.url))));
 const PCR_DIGEST = '048937cbaaf28af85a5b0c0997e725097a0d94e05fcda104a82ee3fb6b2e1808';

@@ -14,7 +14,7 @@ import { expectedReportData } from '../../../src/verifier/binding.js';
 import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../../../src/verifier/envelope.js';
 import { createTestServer } from '../../support/control-plane.js';
 import { sha256 } from './builders.js';
-import { expectRefused } from './refusal.js';
+import { expectRefused } from '../refusal.js';
 
 /**
  * Live test against a software TPM (swtpm + tpm2-tools). It never installs anything

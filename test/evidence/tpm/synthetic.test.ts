@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeTpmEvidence, parseTpmEvidence, tpmPlugin } from '../../../src/evidence/tpm/index.js';
 import { attest, eccPublic, ecKeys, pcrDigest, signQuote, sha256, syntheticQuote } from './builders.js';
-import { expectRefused } from './refusal.js';
+import { expectRefused } from '../refusal.js';
 
 const now = new Date('2025-01-01T00:00:00Z');
 

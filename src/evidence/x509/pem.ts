@@ -1,6 +1,6 @@
 /**
- * PEM ⇄ DER for certificates (RFC 7468, strict form). Kept beside the sim verifier so
- * the verifier can read PEM trust anchors without depending on `src/sim/`.
+ * PEM ⇄ DER (RFC 7468, strict form), shared by every evidence plugin and by `src/sim/`,
+ * which writes the simulated vendor's certificates.
  */
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----/g;
