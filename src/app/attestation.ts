@@ -2,7 +2,7 @@ import { createHash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
 import type { PolicyVersion, Release } from '../core/model.js';
-import { decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
+import { deadlinePassed, decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
 import { checkRule } from '../policy/cel.js';
 import { currentPolicy, policyById, releasesByVersion, requireWorkload } from '../policy/queries.js';
@@ -86,7 +86,7 @@ export class AttestationService {
   readonly #verifiers: ReadonlyMap<string, EvidenceVerifier>;
   readonly #rules = new PolicyRuleCache();
   readonly #reads = new VerdictReads();
-  /** Appraisals by (evidence digest, policy id, release count): a new policy version misses by construction. */
+  /** Appraisals by (evidence digest, policy id, release count, deadlines passed): a new policy version misses by construction. */
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
   /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
   readonly #instanceKeys = new LruCache<string, { readonly jwk: JsonWebKey; readonly thumbprint: string }>(MEMO_CAPACITY);
@@ -244,7 +244,9 @@ export class AttestationService {
 
   #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date): Appraisal {
     // Releases are never deleted, so their count names the set the reasons were written against.
-    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id} ${releases.size}`, () =>
+    // Deadlines make an appraisal depend on the time; which of them have passed is part of the key.
+    const passed = policy.document.accepted.reduce((n, entry) => n + (deadlinePassed(entry, now) ? 1 : 0), 0);
+    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id} ${releases.size} ${passed}`, () =>
       appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy) }),
     );
   }

@@ -7,9 +7,10 @@ import type { LedgerEntry } from '../ledger/entry.js';
 import { LedgerReader } from '../ledger/ledger.js';
 import { policyProjection } from '../policy/commands.js';
 import type { Store, Tx } from '../store/store.js';
+import { rolloutProjection } from '../rollout/commands.js';
 import { verdictProjection } from '../verifier/verdict.js';
 
-const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyProjection, ...verdictProjection };
+const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyProjection, ...verdictProjection, ...rolloutProjection };
 
 /**
  * The projection of the whole ledger: every entry type that changes state has a

@@ -5,7 +5,19 @@ import type { Member } from '../core/model.js';
  * classes, never to routes, so the M-of-N constitution (a later issue) replaces
  * `authorize` without touching a route.
  */
-export const ACTION_CLASSES = ['workload', 'release', 'policy', 'member', 'checkpoint'] as const;
+export const ACTION_CLASSES = [
+  'workload',
+  'release',
+  'policy',
+  'member',
+  'checkpoint',
+  'rollout-start',
+  'rollout-advance',
+  'rollout-complete',
+  'rollout-rollback',
+  'revocation',
+  'health-signal',
+] as const;
 export type ActionClass = (typeof ACTION_CLASSES)[number];
 
 /** The development constitution: one admin signature executes anything. */
@@ -15,6 +27,12 @@ export const DEFAULT_ROLE_FOR: Readonly<Record<ActionClass, string>> = {
   policy: 'admin',
   member: 'admin',
   checkpoint: 'admin',
+  'rollout-start': 'admin',
+  'rollout-advance': 'admin',
+  'rollout-complete': 'admin',
+  'rollout-rollback': 'admin',
+  revocation: 'admin',
+  'health-signal': 'admin',
 };
 
 export type Authorization = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };

@@ -18,12 +18,15 @@ export type ProblemType =
   | 'invalid-policy'
   | 'unknown-release'
   | 'floor-decrease'
+  | 'readmission-refused'
+  | 'downgrade-refused'
   | 'invalid-rule'
   | 'store-unavailable'
   | 'data-dir-locked'
   | 'ledger-corrupt'
   | 'proof-unavailable'
   | 'rate-limited'
+  | 'gate-closed'
   | 'evidence-invalid'
   | 'session-expired'
   | 'internal';
@@ -43,12 +46,15 @@ const STATUS: Record<ProblemType, number> = {
   'invalid-policy': 422,
   'unknown-release': 422,
   'floor-decrease': 422,
+  'readmission-refused': 422,
+  'downgrade-refused': 422,
   'invalid-rule': 422,
   'store-unavailable': 503,
   'data-dir-locked': 409,
   'ledger-corrupt': 500,
   'proof-unavailable': 404,
   'rate-limited': 429,
+  'gate-closed': 412,
   'evidence-invalid': 422,
   'session-expired': 410,
   internal: 500,

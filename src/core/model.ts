@@ -51,6 +51,13 @@ export interface AcceptedRelease {
   readonly version: string;
   /** Pins the exact reference values: the release document's content digest. */
   readonly digest: string;
+  /**
+   * A deadline (ISO-8601 UTC): the release is accepted with a warning until then and
+   * refused from then on — a mandatory patch, or a revocation with a grace period.
+   */
+  readonly until?: string;
+  /** Why the deadline exists, as the warning tells the instance's operators. */
+  readonly why?: string;
 }
 
 /**

@@ -18,9 +18,21 @@ export const initialPolicy: PolicySettings = Object.freeze({
   rules: Object.freeze({}),
 });
 
+/** A deadline on an accepted release (see `AcceptedRelease.until`). */
+export interface ReleaseDeadline {
+  readonly version: string;
+  /** ISO-8601 date-time with zone; must lie after the update's time. */
+  readonly until: string;
+  readonly why: string;
+}
+
 export interface PolicyUpdate {
   readonly accept?: readonly string[];
   readonly remove?: readonly string[];
+  /** Deadlines to set (or move) on releases the new version accepts. */
+  readonly deadlines?: readonly ReleaseDeadline[];
+  /** Versions whose deadline is lifted (a rolled-back rollout's). */
+  readonly clearDeadlines?: readonly string[];
   readonly floor?: number;
   /** Rules to add or replace: name → CEL expression. */
   readonly rules?: Readonly<Record<string, string>>;
@@ -52,6 +64,7 @@ export interface PolicyUpdateInput {
 export const MAX_ACCEPTED_RELEASES = 64;
 export const MAX_RULES = 64;
 export const MAX_REASON_LENGTH = 1024;
+export const MAX_DEADLINE_REASON_LENGTH = 256;
 
 /*
  * Code-unit order, not locale collation or semver: the order is part of the content
@@ -155,11 +168,18 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
   }
   for (const version of accept) {
     const release = releaseFor(releases, version, tenant, workload);
-    if (release.status === 'revoked') {
-      throw new CovenantError('invalid-policy', `release ${version} is revoked and cannot be accepted`);
+    // No way back: what a completed rollout removed, or a revocation, stays out (only
+    // break-glass may re-admit it), or an old, vulnerable version could return.
+    if (!accepted.has(version) && (release.status === 'revoked' || release.status === 'retired')) {
+      throw new CovenantError(
+        'readmission-refused',
+        `release ${version} is ${release.status === 'revoked' ? 'revoked' : 'retired (removed by a completed rollout or an earlier policy)'} and cannot be accepted again; register and roll out a new release`,
+      );
     }
-    accepted.set(version, { version, digest: release.digest });
+    // Accepting what is already accepted keeps its deadline: only clearDeadlines lifts one.
+    accepted.set(version, accepted.get(version) ?? { version, digest: release.digest });
   }
+  applyDeadlines(accepted, update, now);
   if (accepted.size > MAX_ACCEPTED_RELEASES) {
     throw new CovenantError('invalid-policy', `at most ${MAX_ACCEPTED_RELEASES} releases can be accepted at once, got ${accepted.size}`);
   }
@@ -187,7 +207,8 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
         `release ${entry.version} has digest ${release.digest}, but the policy pins ${entry.digest}`,
       );
     }
-    if (release.status === 'revoked') {
+    // A revoked release stays only while its grace period runs.
+    if (release.status === 'revoked' && entry.until === undefined) {
       throw new CovenantError('invalid-policy', `release ${entry.version} is revoked; remove it from the policy`);
     }
     if (release.document.securityVersion < floor) {
@@ -265,6 +286,43 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
     ...settings,
   };
   return { id: contentDigest(document), document };
+}
+
+function applyDeadlines(accepted: Map<string, AcceptedRelease>, update: PolicyUpdate, now: Date): void {
+  const clear = update.clearDeadlines === undefined ? [] : checkList('clearDeadlines', update.clearDeadlines);
+  for (const version of clear) {
+    const entry = accepted.get(version);
+    if (entry?.until === undefined) throw new CovenantError('invalid-policy', `release ${version} has no deadline to lift`);
+    accepted.set(version, { version, digest: entry.digest });
+  }
+  if (update.deadlines === undefined) return;
+  if (!Array.isArray(update.deadlines)) throw invalid('deadlines', 'expected an array');
+  const seen = new Set<string>();
+  update.deadlines.forEach((deadline: ReleaseDeadline, i) => {
+    const field = `deadlines[${i}]`;
+    const entry = accepted.get(deadline.version);
+    if (entry === undefined) throw new CovenantError('invalid-policy', `${field}: release ${String(deadline.version)} is not accepted, so it cannot have a deadline`);
+    if (seen.has(deadline.version) || clear.includes(deadline.version)) throw invalid(field, `release ${deadline.version} is given two deadlines`);
+    seen.add(deadline.version);
+    const until = typeof deadline.until === 'string' ? Date.parse(deadline.until) : Number.NaN;
+    if (Number.isNaN(until)) throw invalid(`${field}.until`, 'must be an ISO-8601 date-time');
+    if (until <= now.getTime()) throw invalid(`${field}.until`, `${deadline.until} is not in the future`);
+    const why = typeof deadline.why === 'string' ? deadline.why.trim() : '';
+    if (why.length === 0 || why.length > MAX_DEADLINE_REASON_LENGTH || why.includes('\u0000')) {
+      throw invalid(`${field}.why`, `a deadline needs a reason of 1 to ${MAX_DEADLINE_REASON_LENGTH} characters without NUL`);
+    }
+    accepted.set(deadline.version, { version: entry.version, digest: entry.digest, until: new Date(until).toISOString(), why });
+  });
+}
+
+/** Whether an accepted release's deadline has passed at `now` (the deadline itself counts as passed). */
+export function deadlinePassed(entry: AcceptedRelease, now: Date): boolean {
+  return entry.until !== undefined && Date.parse(entry.until) <= now.getTime();
+}
+
+/** Accepted releases whose deadline has passed at `now`: the policy must drop them. */
+export function expiredDeadlines(policy: PolicyDocument, now: Date): string[] {
+  return policy.accepted.filter((entry) => deadlinePassed(entry, now)).map((entry) => entry.version);
 }
 
 function pickSettings(settings: PolicySettings): PolicySettings {

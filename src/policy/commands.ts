@@ -6,8 +6,13 @@ import { decidePolicyUpdate, releaseStatusChanges, type PolicyUpdate } from '../
 import { buildReleaseDocument, decideReleaseRegistration, type ReleaseArgs } from '../core/release.js';
 import { authorized } from '../ceremony/members.js';
 import type { Projector, Unit } from '../ledger/committer.js';
+import type { Actor } from '../core/model.js';
+import type { Decision } from '../ledger/committer.js';
+import type { NewEntry } from '../ledger/entry.js';
 import {
+  CHANGE_REFUSED,
   POLICY_VERSION_CREATED,
+  type ChangeRefused,
   RELEASE_REGISTERED,
   WORKLOAD_CREATED,
   type PolicyVersionCreated,
@@ -15,7 +20,7 @@ import {
   type WorkloadCreated,
 } from './events.js';
 import { checkRule } from './cel.js';
-import { currentPolicy, findRelease, findWorkload, releasesByVersion, requireWorkload } from './queries.js';
+import { currentPolicy, findRelease, findWorkload, releasesByVersion, requireWorkload, rolloutLock } from './queries.js';
 
 export function createWorkload(signer: string, name: string): Unit<Workload> {
   return authorized(signer, 'workload', 'workload.create', async (tx, ctx, actor) => {
@@ -42,23 +47,52 @@ export function registerRelease(signer: string, workload: string, args: ReleaseA
   });
 }
 
+/** The ledger entry of a new policy version, with the release lifecycle changes it makes. */
+export function policyVersionEntry(actor: Actor, workload: string, version: PolicyVersion, releaseStatus: PolicyVersionCreated['releaseStatus']): NewEntry<PolicyVersionCreated> {
+  return { type: POLICY_VERSION_CREATED, actor, workload, payload: { id: version.id, document: version.document, ...(releaseStatus === undefined ? {} : { releaseStatus }) } };
+}
+
+/** Refusals that guard against lowering trust: ledgered, then returned to the caller. */
+const SECURITY_REFUSALS: ReadonlySet<string> = new Set(['readmission-refused', 'downgrade-refused', 'floor-decrease']);
+
+/**
+ * Runs a decision that may be refused; a security refusal becomes a
+ * `policy.change-refused` entry (who tried to lower trust, and how) and the rejection.
+ */
+export async function ledgeringRefusals<T>(actor: Actor, workload: string, command: string, decide: () => Promise<Decision<T>>): Promise<Decision<T>> {
+  try {
+    return await decide();
+  } catch (error) {
+    if (!(error instanceof CovenantError) || !SECURITY_REFUSALS.has(error.type)) throw error;
+    const payload: ChangeRefused = { command, type: error.type, reason: error.message };
+    return { entries: [{ type: CHANGE_REFUSED, actor, workload, payload }], rejection: error };
+  }
+}
+
 export function updatePolicy(signer: string, workload: string, update: PolicyUpdate): Unit<PolicyVersion> {
-  return authorized(signer, 'policy', 'policy.update', async (tx, ctx, actor) => {
-    await requireWorkload(tx, ctx.tenant, workload);
-    const releases = await releasesByVersion(tx, ctx.tenant, workload);
-    const version = decidePolicyUpdate({
-      current: await currentPolicy(tx, ctx.tenant, workload),
-      releases,
-      update,
-      actor,
-      now: ctx.now,
-      tenant: ctx.tenant,
-      workload,
-      checkRule,
-    });
-    const payload: PolicyVersionCreated = { id: version.id, document: version.document };
-    return { entries: [{ type: POLICY_VERSION_CREATED, actor, workload, payload }], result: version };
-  });
+  return authorized(signer, 'policy', 'policy.update', (tx, ctx, actor) =>
+    ledgeringRefusals(actor, workload, 'policy.update', async () => {
+      await requireWorkload(tx, ctx.tenant, workload);
+      const lock = await rolloutLock(tx, ctx.tenant, workload);
+      const touched = [...(update.remove ?? []), ...(update.deadlines ?? []).map((d) => d.version), ...(update.clearDeadlines ?? [])];
+      const locked = lock === undefined ? undefined : touched.find((version) => lock.versions.includes(version));
+      if (lock !== undefined && locked !== undefined) {
+        throw new CovenantError('conflict', `release ${locked} is part of rollout #${lock.number}; complete or roll back the rollout instead of changing it by hand`);
+      }
+      const current = await currentPolicy(tx, ctx.tenant, workload);
+      const version = decidePolicyUpdate({
+        current,
+        releases: await releasesByVersion(tx, ctx.tenant, workload),
+        update,
+        actor,
+        now: ctx.now,
+        tenant: ctx.tenant,
+        workload,
+        checkRule,
+      });
+      return { entries: [policyVersionEntry(actor, workload, version, releaseStatusChanges(current?.document ?? null, version.document))], result: version };
+    }),
+  );
 }
 
 export const policyProjection: Record<string, Projector> = {
@@ -82,8 +116,8 @@ export const policyProjection: Record<string, Projector> = {
       .execute();
   },
   [POLICY_VERSION_CREATED]: async (tx, entry) => {
-    const { id, document } = entry.payload as PolicyVersionCreated;
-    const previous = await currentPolicy(tx, entry.tenant, document.workload);
+    const { id, document, releaseStatus } = entry.payload as PolicyVersionCreated;
+    const previous = releaseStatus === undefined ? await currentPolicy(tx, entry.tenant, document.workload) : null;
     await tx
       .insertInto('policy_versions')
       .values({
@@ -98,7 +132,7 @@ export const policyProjection: Record<string, Projector> = {
         doc: canonicalJson(document),
       })
       .execute();
-    for (const change of releaseStatusChanges(previous?.document ?? null, document)) {
+    for (const change of releaseStatus ?? releaseStatusChanges(previous?.document ?? null, document)) {
       await tx
         .updateTable('releases')
         .set({ status: change.status })

@@ -90,3 +90,14 @@ export async function policyHistory(db: Db, tenant: string, workload: string): P
 export async function policyAt(db: Db, tenant: string, workload: string, at: Date): Promise<PolicyVersion | null> {
   return policyInForceAt(await policyHistory(db, tenant, workload), at) ?? null;
 }
+
+/**
+ * The releases an active rollout holds (its from and to): changing their acceptance by
+ * hand would break the rollout's promise, so plain policy updates leave them alone.
+ */
+export async function rolloutLock(db: Db, tenant: string, workload: string): Promise<{ number: number; versions: string[] } | undefined> {
+  const row = await db.selectFrom('rollouts').select(['number', 'doc']).where('tenant', '=', tenant).where('workload', '=', workload).where('status', '=', 'active').executeTakeFirst();
+  if (row === undefined) return undefined;
+  const doc = JSON.parse(row.doc) as { from: string[]; to: string };
+  return { number: row.number, versions: [...doc.from, doc.to] };
+}

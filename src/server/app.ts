@@ -14,6 +14,7 @@ import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { memberRoutes } from './routes/members.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 import { workloadRoutes } from './routes/workloads.js';
@@ -126,6 +127,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   healthRoutes(app, { ...context, metrics });
   workloadRoutes(app, context);
   memberRoutes(app, context);
+  rolloutRoutes(app, context);
   auditRoutes(app, context);
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;
   const rotations = options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! }));

@@ -10,6 +10,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
 import { pruneAttestationState } from '../app/retention.js';
+import { DEFAULT_DRIVER_INTERVAL_SECONDS, RolloutDriver } from '../app/rollout-driver.js';
 import { DEFAULT_ADMISSION, type AdmissionLimits } from './admission.js';
 import { pruneNonces } from './auth.js';
 import { Metrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface ServeOptions {
   readonly evidenceRetentionSeconds?: number;
   readonly tokenLifetimeSeconds?: number;
   readonly admission?: AdmissionLimits;
+  /** How often the rollout driver evaluates gates and deadlines, seconds (0: never). */
+  readonly driverIntervalSeconds?: number;
 }
 
 export interface RunningServer {
@@ -116,6 +119,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (options.checkpointIntervalMs > 0) {
       await cp.checkpointer.checkpoint(options.tenant);
       background(() => cp.checkpointer.checkpoint(options.tenant), options.checkpointIntervalMs);
+    }
+    const driverEvery = options.driverIntervalSeconds ?? DEFAULT_DRIVER_INTERVAL_SECONDS;
+    if (driverEvery > 0) {
+      const driver = new RolloutDriver(cp, options.tenant);
+      background(async () => {
+        for (const report of await driver.tick()) app.log.info({ rollout: report }, 'rollout driver acted');
+      }, driverEvery * 1000);
     }
     background(() => pruneNonces(store, clock()), 60_000);
     background(() => pruneAttestationState(store, clock()), 60_000);

@@ -227,15 +227,59 @@ function attestation(kind: StoreKind): Migration {
   };
 }
 
+function rollouts(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('rollouts')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('number', t.int, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('doc', t.text, (c) => c.notNull())
+        .addColumn('wave', t.int, (c) => c.notNull())
+        .addColumn('wave_started_at', t.text, (c) => c.notNull())
+        .addColumn('started_at', t.text, (c) => c.notNull())
+        .addColumn('ended_at', t.text)
+        .addColumn('outcome', t.text)
+        .addPrimaryKeyConstraint('rollouts_pkey', ['tenant', 'workload', 'number'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      // One rollout in progress per workload, whatever replica or race tries a second.
+      await db.schema
+        .createIndex('rollouts_one_active_idx')
+        .on('rollouts')
+        .columns(['tenant', 'workload'])
+        .unique()
+        .where(sql.ref('status'), '=', 'active')
+        .execute();
+
+      await db.schema
+        .createTable('health_signals')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('source', t.text, (c) => c.notNull())
+        .addColumn('healthy', t.int, (c) => c.notNull())
+        .addColumn('detail', t.text, (c) => c.notNull())
+        .addColumn('at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('health_signals_pkey', ['tenant', 'workload', 'source'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+    },
+  };
+}
+
 /** Every migration in apply order (kysely sorts by name, hence the zero-padded prefix). */
 export function migrations(kind: StoreKind): Record<string, Migration> {
   return {
     '0001_foundation': foundation(kind),
     '0002_attestation': attestation(kind),
+    '0003_rollouts': rollouts(kind),
   };
 }
 
-export const LATEST_MIGRATION = '0002_attestation';
+export const LATEST_MIGRATION = '0003_rollouts';
 
 /**
  * Applies every pending migration and returns the names applied (empty when the schema

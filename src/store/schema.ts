@@ -147,6 +147,35 @@ export interface AttachmentsTable {
   expires_at: string;
 }
 
+/** Rollouts of a workload, by number; at most one `active` per workload (a partial unique index). */
+export interface RolloutsTable {
+  tenant: string;
+  workload: string;
+  number: number;
+  /** active, completed or rolled-back. */
+  status: string;
+  /** The rollout document, canonical JSON. */
+  doc: string;
+  /** Index of the current (or last) wave. */
+  wave: number;
+  wave_started_at: string;
+  started_at: string;
+  ended_at: string | null;
+  /** JSON of how it ended (trigger, reason, actor, time). */
+  outcome: string | null;
+}
+
+/** The latest external health signal per workload and source, read by rollout gates. */
+export interface HealthSignalsTable {
+  tenant: string;
+  workload: string;
+  source: string;
+  /** 1 healthy, 0 unhealthy. */
+  healthy: number;
+  detail: string;
+  at: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   ledger_entries: LedgerEntriesTable;
@@ -161,10 +190,12 @@ export interface Database {
   instances: InstancesTable;
   attestation_sessions: AttestationSessionsTable;
   attachments: AttachmentsTable;
+  rollouts: RolloutsTable;
+  health_signals: HealthSignalsTable;
 }
 
 /** State tables: projections of the ledger, rebuilt from it by replay. */
-export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances'] as const;
+export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances', 'rollouts', 'health_signals'] as const;
 export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
 export type { Generated };

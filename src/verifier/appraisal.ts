@@ -1,6 +1,7 @@
 import { contentDigest } from '../core/canonical.js';
 import { digestEquals, formatDigest } from '../core/digest.js';
 import type { AcceptedRelease, Digest, PolicyVersion, ReferenceValues, Release, TeeClass } from '../core/model.js';
+import { deadlinePassed } from '../core/policy.js';
 import type { Claims } from '../evidence/plugin.js';
 import type { RuleActivation } from '../policy/cel.js';
 import { summariseClaims } from './claims.js';
@@ -50,9 +51,11 @@ import { AR4SI, type TrustVector } from './trust-vector.js';
  *    evaluated (fail closed). Rules are only evaluated against a matched release:
  *    `release`, `svn` and `config` describe it, and inventing values for them would
  *    turn a no-match into misleading rule verdicts.
- * 9. Caller warnings (the rollout's: "release 1.0 is revoked, deadline …") are appended
- *    as they are. Release lifecycle status is deliberately not judged here: a revoked
- *    release still in an accepted policy is the rollout's call, reported as a warning.
+ * 9. `release-deadline` (warning) — the matched release is accepted only until a
+ *    deadline (a rollout's mandatory patch date, a revocation's grace period) that lies
+ *    ahead; `release-deadline-passed` (contraindicated) once it is reached. Release
+ *    lifecycle status itself is not judged: the policy's deadlines say all that matters.
+ * 10. Caller warnings are appended as they are.
  *
  * Status: contraindicated if any contraindicated reason, else warning if any warning,
  * else affirming. The trust vector mapping is documented in `trust-vector.ts`.
@@ -71,6 +74,8 @@ export type AppraisalReasonCode =
   | 'config-mismatch'
   | 'debug-forbidden'
   | 'tcb-status'
+  | 'release-deadline'
+  | 'release-deadline-passed'
   | `rule-failed:${string}`
   | `rule-error:${string}`;
 
@@ -309,6 +314,18 @@ export function appraise(input: AppraisalInput): Appraisal {
     }
   }
 
+  // A deadline on the matched release: a grace period (warning), then refusal.
+  const deadlineWarnings: Reason[] = [];
+  const pinned = matched === undefined ? undefined : doc.accepted.find((entry) => entry.version === matched.document.version);
+  if (pinned?.until !== undefined) {
+    if (deadlinePassed(pinned, now)) {
+      contra.push({ code: 'release-deadline-passed', message: `release ${pinned.version} was accepted until ${pinned.until} (${pinned.why ?? 'deadline'}); it no longer is` });
+      executablesBad = true;
+    } else {
+      deadlineWarnings.push({ code: 'release-deadline', message: `release ${pinned.version} is accepted only until ${pinned.until}: ${pinned.why ?? 'replace it before then'}` });
+    }
+  }
+
   const debugBad = claims.debug && doc.debugForbidden;
   if (debugBad) contra.push({ code: 'debug-forbidden', message: 'the TEE runs in debug mode, which the policy forbids' });
 
@@ -352,7 +369,7 @@ export function appraise(input: AppraisalInput): Appraisal {
     }
   }
 
-  const warnings = input.warnings ?? [];
+  const warnings = [...deadlineWarnings, ...(input.warnings ?? [])];
   const reasons: AppraisalReason[] = [
     ...contra.map((reason) => ({ code: reason.code, message: reason.message, severity: 'contraindicated' as const })),
     ...warnings.map((reason) => ({ code: reason.code, message: reason.message, severity: 'warning' as const })),

@@ -1,4 +1,5 @@
 import type { PolicyVersion } from '../core/model.js';
+import { deadlinePassed } from '../core/policy.js';
 import type { EarClaims } from './ear.js';
 
 /**
@@ -7,9 +8,10 @@ import type { EarClaims } from './ear.js';
  * workload's policy in force still accepts — same version, same digest. A token issued
  * before a rollout completed, or a rollback, names a release the policy dropped: it
  * stops standing at once, without waiting for `exp` (no re-attestation storm needed
- * to revoke it, and none caused by checking it).
+ * to revoke it, and none caused by checking it). So does one whose release's deadline
+ * has passed at `now`.
  */
-export function tokenStanding(claims: EarClaims, policies: ReadonlyMap<string, PolicyVersion | null>): string[] {
+export function tokenStanding(claims: EarClaims, policies: ReadonlyMap<string, PolicyVersion | null>, now: Date): string[] {
   const reasons: string[] = [];
   for (const [workload, appraisal] of Object.entries(claims.submods)) {
     const status = appraisal['ear.status'];
@@ -27,8 +29,9 @@ export function tokenStanding(claims: EarClaims, policies: ReadonlyMap<string, P
       reasons.push(`${workload}: the workload has no policy in force`);
       continue;
     }
-    const accepted = policy.document.accepted.some((entry) => entry.version === release.version && entry.digest === release.digest);
-    if (!accepted) reasons.push(`${workload}: release ${release.version} is no longer accepted (policy version ${policy.document.number}, ${policy.id})`);
+    const entry = policy.document.accepted.find((accepted) => accepted.version === release.version && accepted.digest === release.digest);
+    if (entry === undefined) reasons.push(`${workload}: release ${release.version} is no longer accepted (policy version ${policy.document.number}, ${policy.id})`);
+    else if (deadlinePassed(entry, now)) reasons.push(`${workload}: release ${release.version} was accepted only until ${entry.until}`);
   }
   return reasons;
 }

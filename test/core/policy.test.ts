@@ -110,9 +110,9 @@ describe('decidePolicyUpdate', () => {
     expect(rejection(() => decide(v1, { accept: ['1.0.0'], remove: ['1.0.0'], reason: 'r' })).type).toBe('bad-request');
   });
 
-  it('rejects a revoked release', () => {
+  it('rejects a revoked release as a re-admission', () => {
     const error = rejection(() => decide(v1, { accept: ['0.9.0'], reason: 'r' }));
-    expect(error.type).toBe('invalid-policy');
+    expect(error.type).toBe('readmission-refused');
     expect(error.message).toMatch(/0\.9\.0 is revoked/);
   });
 

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import type { JsonWebKey } from 'node:crypto';
 import { pruneAttestationState } from '../../src/app/retention.js';
 import { simPlugin, SIM_MEDIA_TYPE } from '../../src/evidence/sim/index.js';
-import { AttestationRefused, SimAttester, type Transport } from '../../src/sim/attester.js';
+import { AttestationRefused, SimAttester } from '../../src/sim/attester.js';
+import { injectTransport } from '../support/fleet.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
 import { createVendorRoot, issuePlatformIdentity, type PlatformIdentity, type VendorRoot } from '../../src/sim/vendor.js';
 import { verifyEar } from '../../src/verifier/ear.js';
@@ -29,15 +30,6 @@ const T0 = new Date('2026-11-22T12:00:00.000Z');
 const root: VendorRoot = createVendorRoot({ now: new Date(T0.getTime() - 86_400_000) });
 const platform: PlatformIdentity = issuePlatformIdentity(root, { now: new Date(T0.getTime() - 86_400_000), platformId: 'rack1.node1' });
 const tee = (measurement = MEASUREMENT, svn = 1) => new SimulatedTee(platform, { measurement, svn, debug: false, configDigests: {} });
-
-/** fastify's inject as the attester's transport: the same bytes, no sockets. */
-const injectTransport =
-  (app: FastifyInstance): Transport =>
-  async ({ method, url, headers, body }) => {
-    const { pathname, search } = new URL(url);
-    const res = await app.inject({ method, url: `${pathname}${search}`, headers, ...(body === undefined ? {} : { payload: Buffer.from(body) }) });
-    return { status: res.statusCode, headers: { location: res.headers.location as string | undefined, 'retry-after': res.headers['retry-after'] as string | undefined }, body: res.body };
-  };
 
 const attester = (fixture: ServerFixture, options: { measurement?: string; svn?: number; workload?: string } = {}) =>
   new SimAttester({ server: 'http://covenant.test', workload: options.workload ?? WORKLOAD, tee: tee(options.measurement, options.svn), transport: injectTransport(fixture.server.app) });

@@ -76,10 +76,25 @@ export interface TestServerOptions {
   /** Evidence formats the attestation routes take (default none). */
   readonly verifiers?: readonly EvidenceVerifier[];
   readonly admission?: AdmissionLimits;
+  /** Result token lifetime jitter as a fraction (default 0: tests read exact expiries). */
+  readonly tokenJitter?: number;
+  readonly tokenLifetimeSeconds?: number;
 }
 
 export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: TestServerOptions = {}): Promise<TestServer> {
-  const plane = await createTestPlane(store, clock);
+  return serverFor(await createTestPlane(store, clock), clock, options);
+}
+
+/**
+ * Another replica of `primary`'s control plane on `store` (a second connection to the
+ * same PostgreSQL database): its own committer, caches and server, the same tenant keys.
+ */
+export async function createTestReplica(store: Store, primary: TestPlane, clock: Clock, options: TestServerOptions = {}): Promise<TestServer> {
+  const cp = new ControlPlane({ store, clock, logKey: () => primary.logKey });
+  return serverFor({ ...primary, cp }, clock, options);
+}
+
+async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOptions): Promise<TestServer> {
   const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const attestation = new AttestationService({
     cp: plane.cp,
@@ -88,7 +103,8 @@ export async function createTestServer(store: Store, clock: Clock = () => new Da
     tokenKey,
     verifiers: options.verifiers ?? [],
     build: 'test',
-    tokenJitter: 0,
+    tokenJitter: options.tokenJitter ?? 0,
+    ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
   });
   const app = await buildServer({
     cp: plane.cp,
@@ -99,6 +115,7 @@ export async function createTestServer(store: Store, clock: Clock = () => new Da
     attestation,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.admission === undefined ? {} : { admission: options.admission }),
+    ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
   });
   return {
     ...plane,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { EvidenceVerifier } from '../../app/attestation.js';
 import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
+import { DEFAULT_DRIVER_INTERVAL_SECONDS } from '../../app/rollout-driver.js';
 import { DEFAULT_ADMISSION } from '../../server/admission.js';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
 import { DEFAULT_LIFETIME_SECONDS } from '../../verifier/token-lifetime.js';
@@ -45,6 +46,7 @@ interface ServeFlags {
   attestRate: number;
   attestBurst: number;
   attestInFlight: number;
+  rolloutInterval: number;
 }
 
 /** SEV-SNP always (AMD's roots ship with Covenant); sim and TPM only when given something to trust. */
@@ -84,6 +86,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--attest-burst <n>', 'sessions admitted at once after a quiet spell', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.burst)
     .option('--attest-in-flight <n>', 'evidence submissions verified at once; beyond it 429', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.maxInFlight)
     .option('--token-lifetime <seconds>', 'attestation result lifetime, before ±20% jitter (1-86400)', parseBounded(1, 86_400), DEFAULT_LIFETIME_SECONDS)
+    .option('--rollout-interval <seconds>', 'evaluate rollout gates and release deadlines this often (0: never; advance by hand)', parseBounded(0, 86_400), DEFAULT_DRIVER_INTERVAL_SECONDS)
     .action(async (flags: ServeFlags) => {
       const listen = flags.listen;
       // Keys, database and logs are the server's alone.
@@ -121,6 +124,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         evidenceRetentionSeconds: flags.evidenceRetention,
         tokenLifetimeSeconds: flags.tokenLifetime,
         admission: { ratePerSecond: flags.attestRate, burst: flags.attestBurst, maxInFlight: flags.attestInFlight },
+        driverIntervalSeconds: flags.rolloutInterval,
       });
       ctx.out.line(`covenant listening on ${server.url}`);
       ctx.out.line(`data directory ${server.dataDir} (store: ${server.store.kind === 'sqlite' ? join(server.dataDir, 'covenant.db') : server.store.location})`);

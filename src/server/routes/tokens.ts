@@ -33,7 +33,7 @@ export function tokenRoutes(app: FastifyInstance, { cp, tenant, jwks }: RouteCon
       }
       const policies = new Map<string, PolicyVersion | null>();
       for (const workload of Object.keys(claims.submods)) policies.set(workload, await currentPolicy(cp.store.db, tenant, workload));
-      const reasons = tokenStanding(claims, policies);
+      const reasons = tokenStanding(claims, policies, cp.clock());
       return { valid: reasons.length === 0, reasons };
     },
   );

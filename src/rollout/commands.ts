@@ -1,0 +1,412 @@
+import { CovenantError } from '../core/errors.js';
+import type { Actor, PolicyVersion } from '../core/model.js';
+import { decidePolicyUpdate, expiredDeadlines, type PolicyUpdate } from '../core/policy.js';
+import {
+  decideCompletion,
+  decideManualAdvance,
+  decideRollback,
+  describeGate,
+  driverAction,
+  evaluateGate,
+  planRollout,
+  type Ending,
+  type GateEvaluation,
+  type ReleaseStatusChange,
+  type Rollout,
+  type RolloutArgs,
+  type RolloutOutcome,
+  type TransitionTrigger,
+} from '../core/rollout.js';
+import { authorized } from '../ceremony/members.js';
+import type { Decision, Projector, Unit } from '../ledger/committer.js';
+import type { NewEntry } from '../ledger/entry.js';
+import { checkRule } from '../policy/cel.js';
+import { ledgeringRefusals, policyVersionEntry } from '../policy/commands.js';
+import { currentPolicy, findRelease, releasesByVersion, requireWorkload } from '../policy/queries.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { Tx } from '../store/store.js';
+import {
+  GATE_QUERIED,
+  HEALTH_SIGNALLED,
+  RELEASE_REVOKED,
+  ROLLOUT_ADVANCED,
+  ROLLOUT_COMPLETED,
+  ROLLOUT_ROLLED_BACK,
+  ROLLOUT_STARTED,
+  type GateQueried,
+  type HealthSignalled,
+  type ReleaseRevoked,
+  type RolloutAdvanced,
+  type RolloutEnded,
+  type RolloutStarted,
+} from './events.js';
+import { answerGate, type GateAnswer, type GateQuestion } from './integrations.js';
+import { activeRollout, healthSignals, latestRollout, nextRolloutNumber, waveStats } from './queries.js';
+
+/** The actor of transitions the rules approved at start make on their own. */
+export const DRIVER: Actor = 'system:rollout-driver';
+
+export interface RolloutTransition {
+  readonly rollout: Rollout;
+  readonly gate: GateEvaluation;
+  /** The policy version the transition committed, if any. */
+  readonly policy?: PolicyVersion;
+}
+
+interface Ctx {
+  readonly tenant: string;
+  readonly now: Date;
+}
+
+/** The active rollout's gate as it stands at `now`, from the fleet inventory and signals. */
+export async function gateNow(db: Kysely<Database> | Tx, tenant: string, rollout: Rollout, now: Date): Promise<GateEvaluation> {
+  const { workload, to } = rollout.document;
+  // One after the other: on SQLite a transaction has one connection.
+  const stats = await waveStats(db, tenant, workload, to, rollout.waveStartedAt);
+  const signals = await healthSignals(db, tenant, workload);
+  return evaluateGate(rollout, stats, signals, now);
+}
+
+async function requireActive(tx: Tx, tenant: string, workload: string): Promise<Rollout> {
+  await requireWorkload(tx, tenant, workload);
+  const rollout = await activeRollout(tx, tenant, workload);
+  if (rollout === undefined) throw new CovenantError('not-found', `workload ${workload} has no rollout in progress`);
+  return rollout;
+}
+
+async function decidePolicy(tx: Tx, ctx: Ctx, actor: Actor, workload: string, update: PolicyUpdate): Promise<PolicyVersion> {
+  return decidePolicyUpdate({
+    current: await currentPolicy(tx, ctx.tenant, workload),
+    releases: await releasesByVersion(tx, ctx.tenant, workload),
+    update,
+    actor,
+    now: ctx.now,
+    tenant: ctx.tenant,
+    workload,
+    checkRule,
+  });
+}
+
+export function startRollout(signer: string, workload: string, args: RolloutArgs): Unit<RolloutTransition> {
+  return authorized(signer, 'rollout-start', 'rollout.start', (tx, ctx, actor) =>
+    ledgeringRefusals(actor, workload, 'rollout.start', async () => {
+      await requireWorkload(tx, ctx.tenant, workload);
+      const current = await currentPolicy(tx, ctx.tenant, workload);
+      const releases = await releasesByVersion(tx, ctx.tenant, workload);
+      const plan = planRollout({
+        tenant: ctx.tenant,
+        workload,
+        args,
+        policy: current?.document ?? null,
+        releases,
+        active: await activeRollout(tx, ctx.tenant, workload),
+        number: await nextRolloutNumber(tx, ctx.tenant, workload),
+        actor,
+        now: ctx.now,
+      });
+      const policy = await decidePolicy(tx, ctx, actor, workload, plan.policy);
+      const started: RolloutStarted = { document: plan.document, policy: policy.id, releaseStatus: plan.releaseStatus };
+      const rollout: Rollout = { document: plan.document, status: 'active', wave: 0, waveStartedAt: ctx.now.toISOString() };
+      return {
+        entries: [{ type: ROLLOUT_STARTED, actor, workload, payload: started }, policyVersionEntry(actor, workload, policy, [])],
+        result: { rollout, gate: evaluateGate(rollout, { affirming: 0, warning: 0, contraindicated: 0 }, [], ctx.now), policy },
+      };
+    }),
+  );
+}
+
+function advanced(actor: Actor, rollout: Rollout, toWave: number, trigger: 'manual' | 'gate', reason: string, gate: GateEvaluation, now: Date): Decision<RolloutTransition> {
+  const payload: RolloutAdvanced = { number: rollout.document.number, fromWave: rollout.wave, toWave, trigger, reason, gate };
+  return {
+    entries: [{ type: ROLLOUT_ADVANCED, actor, workload: rollout.document.workload, payload }],
+    result: { rollout: { ...rollout, wave: toWave, waveStartedAt: now.toISOString() }, gate },
+  };
+}
+
+/** Completion or rollback: the rollout entry, then the policy version that ends it (if any). */
+async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'complete' | 'rollback', trigger: TransitionTrigger, reason: string, gate: GateEvaluation): Promise<Decision<RolloutTransition>> {
+  const { workload, to } = rollout.document;
+  const current = await currentPolicy(tx, ctx.tenant, workload);
+  if (current === null) throw new CovenantError('internal', `workload ${workload} has a rollout but no policy`);
+  const outcome: RolloutOutcome = { trigger, reason, actor, at: ctx.now.toISOString() };
+  let ending: Ending;
+  if (kind === 'complete') {
+    const target = await findRelease(tx, ctx.tenant, workload, to);
+    if (target === undefined) throw new CovenantError('internal', `rollout target ${to} is not in the store`);
+    ending = decideCompletion(rollout, workload, current.document, target, outcome);
+  } else {
+    ending = decideRollback(rollout, workload, current.document, outcome);
+  }
+  const policy = ending.policy === undefined ? undefined : await decidePolicy(tx, ctx, actor, workload, ending.policy);
+  const payload: RolloutEnded = { number: rollout.document.number, wave: rollout.wave, outcome, gate, policy: policy?.id ?? null, releaseStatus: ending.releaseStatus };
+  const entries: NewEntry[] = [{ type: kind === 'complete' ? ROLLOUT_COMPLETED : ROLLOUT_ROLLED_BACK, actor, workload, payload }];
+  if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));
+  return {
+    entries,
+    result: { rollout: { ...rollout, status: kind === 'complete' ? 'completed' : 'rolled-back', outcome }, gate, ...(policy === undefined ? {} : { policy }) },
+  };
+}
+
+/**
+ * Ends the wave by hand: the next wave, or completion after the last. `expectedWave`
+ * (0-based) makes a retried or raced request harmless: it applies to that wave only.
+ */
+export function advanceRollout(signer: string, workload: string, options: { readonly expectedWave?: number; readonly reason?: string } = {}): Unit<RolloutTransition> {
+  return authorized(signer, 'rollout-advance', 'rollout.advance', async (tx, ctx, actor) => {
+    const rollout = await requireActive(tx, ctx.tenant, workload);
+    const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
+    const step = decideManualAdvance(rollout, workload, gate, options.expectedWave);
+    const reason = options.reason?.trim() || `advanced by ${actor}; gate: ${describeGate(gate)}`;
+    return step.kind === 'advance' ? advanced(actor, rollout, step.toWave, 'manual', reason, gate, ctx.now) : ended(tx, ctx, actor, rollout, 'complete', 'manual', reason, gate);
+  });
+}
+
+/** Completes the rollout now, whatever wave it is in, unless its gate has failed. */
+export function completeRollout(signer: string, workload: string, reason: string): Unit<RolloutTransition> {
+  return authorized(signer, 'rollout-complete', 'rollout.complete', async (tx, ctx, actor) => {
+    const rollout = await requireActive(tx, ctx.tenant, workload);
+    const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
+    if (gate.verdict === 'fail') throw new CovenantError('conflict', `the gate of wave ${rollout.wave + 1} has failed (${describeGate(gate)}): roll back instead`);
+    return ended(tx, ctx, actor, rollout, 'complete', 'manual', requireReason(reason), gate);
+  });
+}
+
+/** Rolls back now. Nothing blocks it: an unhealthy gate is a reason to roll back, never against. */
+export function rollbackRollout(signer: string, workload: string, reason: string): Unit<RolloutTransition> {
+  return authorized(signer, 'rollout-rollback', 'rollout.rollback', async (tx, ctx, actor) => {
+    const rollout = await requireActive(tx, ctx.tenant, workload);
+    return ended(tx, ctx, actor, rollout, 'rollback', 'manual', requireReason(reason), await gateNow(tx, ctx.tenant, rollout, ctx.now));
+  });
+}
+
+function requireReason(reason: string): string {
+  const text = typeof reason === 'string' ? reason.trim() : '';
+  if (text.length === 0 || text.length > 1024 || text.includes('\u0000')) {
+    throw new CovenantError('validation-failed', 'reason: give a reason of 1 to 1024 characters without NUL', { issues: [{ field: 'reason', message: 'required, 1 to 1024 characters' }] });
+  }
+  return text;
+}
+
+export interface DriverOutcome {
+  readonly transition?: RolloutTransition & { readonly action: string };
+  /** Releases dropped because their deadline passed. */
+  readonly expired: readonly string[];
+}
+
+/**
+ * What the rules approved at start do on their own: a due deadline, a failed or passed
+ * gate (see `driverAction`); then accepted releases whose deadline has passed are
+ * dropped. Replicas race to run this; each run decides on what it reads inside the
+ * write lock, so a transition another replica made first is simply not repeated.
+ */
+export function driveRollout(workload: string): Unit<DriverOutcome> {
+  return async (tx, ctx) => {
+    const entries: NewEntry[] = [];
+    let transition: DriverOutcome['transition'];
+    const rollout = await activeRollout(tx, ctx.tenant, workload);
+    if (rollout !== undefined) {
+      const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
+      const action = driverAction(rollout, gate, ctx.now);
+      if (action !== null) {
+        const decision =
+          action.kind === 'advance'
+            ? advanced(DRIVER, rollout, action.toWave, 'gate', action.reason, gate, ctx.now)
+            : await ended(tx, ctx, DRIVER, rollout, action.kind, action.trigger, action.reason, gate);
+        if ('rejection' in decision) return decision as Decision<never>;
+        entries.push(...decision.entries);
+        transition = { ...decision.result, action: action.kind };
+      }
+    }
+    // A completion just decided has not reached the store yet; its policy is the base.
+    const base = transition?.policy ?? (await currentPolicy(tx, ctx.tenant, workload));
+    const expired = base === null ? [] : expiredDeadlines(base.document, ctx.now);
+    if (expired.length > 0 && base !== null) {
+      const releases = await releasesByVersion(tx, ctx.tenant, workload);
+      const version = decidePolicyUpdate({
+        current: base,
+        releases,
+        update: { remove: expired, reason: `deadline passed for ${expired.join(', ')}: no longer accepted` },
+        actor: DRIVER,
+        now: ctx.now,
+        tenant: ctx.tenant,
+        workload,
+        checkRule,
+      });
+      const retire: ReleaseStatusChange[] = expired.filter((v) => releases.get(v)?.status !== 'revoked').map((version) => ({ version, status: 'retired' }));
+      entries.push(policyVersionEntry(DRIVER, workload, version, retire));
+    }
+    return { entries, result: { ...(transition === undefined ? {} : { transition }), expired } };
+  };
+}
+
+export interface RevokeArgs {
+  readonly version: string;
+  readonly reason: string;
+  /** A grace period: accepted with a warning until then. Absent: refused at once. */
+  readonly deadline?: string;
+}
+
+export interface Revocation {
+  readonly version: string;
+  readonly deadline: string | null;
+  readonly policy?: PolicyVersion;
+}
+
+/**
+ * Revokes a release for good. Accepted, it is dropped from the policy at once, or —
+ * with a deadline — accepted with a warning until then and dropped at the deadline.
+ * A release a rollout is moving to cannot be revoked under it: roll back first.
+ */
+export function revokeRelease(signer: string, workload: string, args: RevokeArgs): Unit<Revocation> {
+  return authorized(signer, 'revocation', 'release.revoke', async (tx, ctx, actor) => {
+    await requireWorkload(tx, ctx.tenant, workload);
+    const reason = requireReason(args.reason);
+    const release = await findRelease(tx, ctx.tenant, workload, args.version);
+    if (release === undefined) throw new CovenantError('not-found', `workload ${workload} has no release ${args.version}`);
+    if (release.status === 'revoked') throw new CovenantError('conflict', `release ${args.version} is already revoked`);
+    const rollout = await activeRollout(tx, ctx.tenant, workload);
+    if (rollout?.document.to === args.version) {
+      throw new CovenantError('conflict', `rollout #${rollout.document.number} is moving to ${args.version}: roll it back before revoking it`);
+    }
+    const current = await currentPolicy(tx, ctx.tenant, workload);
+    const accepted = current?.document.accepted.some((entry) => entry.version === args.version) ?? false;
+    let deadline: string | null = null;
+    let update: PolicyUpdate | undefined;
+    if (args.deadline !== undefined) {
+      const at = Date.parse(args.deadline);
+      if (Number.isNaN(at)) throw new CovenantError('validation-failed', 'deadline: must be an ISO-8601 date-time', { issues: [{ field: 'deadline', message: 'must be an ISO-8601 date-time' }] });
+      deadline = new Date(at).toISOString();
+    }
+    if (accepted) {
+      update =
+        deadline === null
+          ? { remove: [args.version], reason: `revoked ${args.version}: ${reason}` }
+          : { deadlines: [{ version: args.version, until: deadline, why: `revoked: ${reason}` }], reason: `revoked ${args.version}, accepted until ${deadline}: ${reason}` };
+    }
+    const policy = update === undefined ? undefined : await decidePolicy(tx, ctx, actor, workload, update);
+    const payload: ReleaseRevoked = { version: args.version, reason, deadline };
+    const entries: NewEntry[] = [{ type: RELEASE_REVOKED, actor, workload, payload }];
+    if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));
+    return { entries, result: { version: args.version, deadline, ...(policy === undefined ? {} : { policy }) } };
+  });
+}
+
+export interface SignalArgs {
+  readonly source: string;
+  readonly healthy: boolean;
+  readonly detail?: string;
+}
+
+/** An external health signal (a monitoring system, a canary analysis) for the workload's gates. */
+export function signalHealth(signer: string, workload: string, args: SignalArgs): Unit<HealthSignalled & { at: string }> {
+  return authorized(signer, 'health-signal', 'rollout.signal', async (tx, ctx, actor) => {
+    await requireWorkload(tx, ctx.tenant, workload);
+    if (typeof args.source !== 'string' || !/^[a-z0-9][a-z0-9._/-]{0,63}$/.test(args.source)) {
+      throw new CovenantError('validation-failed', 'source: must match [a-z0-9][a-z0-9._/-]{0,63}', { issues: [{ field: 'source', message: 'must match [a-z0-9][a-z0-9._/-]{0,63}' }] });
+    }
+    const detail = (args.detail ?? '').trim().slice(0, 512).replaceAll('\u0000', '');
+    const payload: HealthSignalled = { source: args.source, healthy: args.healthy === true, detail };
+    return { entries: [{ type: HEALTH_SIGNALLED, actor, workload, payload }], result: { ...payload, at: ctx.now.toISOString() } };
+  });
+}
+
+/**
+ * A progressive-delivery controller's question (Argo Rollouts, Flagger), answered from
+ * the rollout and its gate, and ledgered with the answer: unsigned callers, but every
+ * decision they act on is on the record.
+ */
+export function queryGate(workload: string, integration: 'argo' | 'flagger', question: GateQuestion, run: string): Unit<GateAnswer> {
+  return async (tx, ctx) => {
+    await requireWorkload(tx, ctx.tenant, workload);
+    const rollout = await latestRollout(tx, ctx.tenant, workload);
+    const gate = rollout?.status === 'active' ? await gateNow(tx, ctx.tenant, rollout, ctx.now) : undefined;
+    const policy = await currentPolicy(tx, ctx.tenant, workload);
+    const answer = answerGate(question, { rollout, gate, policy: policy?.document ?? null });
+    const payload: GateQueried = {
+      integration,
+      hook: question.hook,
+      run: run.slice(0, 128),
+      allowed: answer.allowed,
+      reason: answer.reason,
+      rollout: rollout?.document.number ?? null,
+      wave: rollout?.status === 'active' ? rollout.wave : null,
+    };
+    return { entries: [{ type: GATE_QUERIED, actor: `system:${integration}`, workload, payload }], result: answer };
+  };
+}
+
+async function setReleaseStatus(tx: Tx, tenant: string, workload: string, changes: readonly ReleaseStatusChange[]): Promise<void> {
+  for (const change of changes) {
+    await tx
+      .updateTable('releases')
+      .set({ status: change.status })
+      .where('tenant', '=', tenant)
+      .where('workload', '=', workload)
+      .where('version', '=', change.version)
+      // Revocation is final, whatever a rollout later does.
+      .where('status', '!=', 'revoked')
+      .execute();
+  }
+}
+
+function endProjection(status: 'completed' | 'rolled-back'): Projector {
+  return async (tx, entry) => {
+    const payload = entry.payload as RolloutEnded;
+    await tx
+      .updateTable('rollouts')
+      .set({ status, ended_at: entry.time, outcome: JSON.stringify(payload.outcome) })
+      .where('tenant', '=', entry.tenant)
+      .where('workload', '=', entry.workload ?? '')
+      .where('number', '=', payload.number)
+      .execute();
+    await setReleaseStatus(tx, entry.tenant, entry.workload ?? '', payload.releaseStatus);
+  };
+}
+
+export const rolloutProjection: Record<string, Projector> = {
+  [ROLLOUT_STARTED]: async (tx, entry) => {
+    const { document, releaseStatus } = entry.payload as RolloutStarted;
+    await tx
+      .insertInto('rollouts')
+      .values({
+        tenant: entry.tenant,
+        workload: document.workload,
+        number: document.number,
+        status: 'active',
+        doc: JSON.stringify(document),
+        wave: 0,
+        wave_started_at: entry.time,
+        started_at: entry.time,
+        ended_at: null,
+        outcome: null,
+      })
+      .execute();
+    await setReleaseStatus(tx, entry.tenant, document.workload, releaseStatus);
+  },
+  [ROLLOUT_ADVANCED]: async (tx, entry) => {
+    const payload = entry.payload as RolloutAdvanced;
+    await tx
+      .updateTable('rollouts')
+      .set({ wave: payload.toWave, wave_started_at: entry.time })
+      .where('tenant', '=', entry.tenant)
+      .where('workload', '=', entry.workload ?? '')
+      .where('number', '=', payload.number)
+      .execute();
+  },
+  [ROLLOUT_COMPLETED]: endProjection('completed'),
+  [ROLLOUT_ROLLED_BACK]: endProjection('rolled-back'),
+  [RELEASE_REVOKED]: async (tx, entry) => {
+    const payload = entry.payload as ReleaseRevoked;
+    await setReleaseStatus(tx, entry.tenant, entry.workload ?? '', [{ version: payload.version, status: 'revoked' }]);
+  },
+  [HEALTH_SIGNALLED]: async (tx, entry) => {
+    const payload = entry.payload as HealthSignalled;
+    const row = { healthy: payload.healthy ? 1 : 0, detail: payload.detail, at: entry.time };
+    await tx
+      .insertInto('health_signals')
+      .values({ tenant: entry.tenant, workload: entry.workload ?? '', source: payload.source, ...row })
+      .onConflict((oc) => oc.columns(['tenant', 'workload', 'source']).doUpdateSet(row))
+      .execute();
+  },
+};
