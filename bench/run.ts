@@ -13,6 +13,8 @@ import { benchPostgresAppends, benchSqliteAppends, type AppendFigures, type Appe
 import { attestLine, benchAttestations, type AttestOptions } from './attest.js';
 import { benchProofs, type ProofComparison, type ProofFigures, type ProofOptions } from './proof.js';
 import { benchSevSnp, sevSnpLine, type SevSnpOptions } from './sev-snp.js';
+import { benchRolloutTransitions, rolloutLine, type RolloutBenchOptions } from './rollout.js';
+import { histogramLines, runStorm, stormLine, type StormOptions } from './storm.js';
 import { benchPgUrl, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, msSince, now, probePostgres, redact } from './support.js';
 
 const APPENDS: AppendOptions = { appends: 20_000, inFlight: 1_000, rawRows: 20_000, rawMaxMs: 2_000, rounds: 5 };
@@ -20,6 +22,9 @@ const PROOFS: ProofOptions = { entries: 1_000_000, fillChunk: 50_000, samples: 2
 // 256 attesters in flight: a 10,000-instance fleet re-attesting every ten minutes has ~17 arriving each second.
 const ATTEST: AttestOptions = { attestations: 4_000, inFlight: 256, instances: 1_000, rounds: 5 };
 const SEV_SNP: SevSnpOptions = { rounds: 9, verifications: 600, uncached: 100 };
+const ROLLOUT: RolloutBenchOptions = { workloads: 50, cycles: 4, rounds: 5 };
+// The rollout issue's scenario 5, at its size; the rate is the limit the peak is held to.
+const STORM: StormOptions = { instances: 10_000, rate: 500, lifetimeSeconds: 600, jitter: 0.2, bucketSeconds: 30 };
 
 // Compiled: <project>/dist/bench/run.js; run from source: <project>/bench/run.ts.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -80,6 +85,10 @@ async function main(): Promise<number> {
   const attestations = await benchAttestations(ATTEST);
   progress('SEV-SNP verification');
   const sevSnp = await benchSevSnp(SEV_SNP);
+  progress(`rollout transitions: ${ROLLOUT.rounds} × (plain policy updates, start/advance/rollback on ${ROLLOUT.workloads} workloads)`);
+  const rollout = await benchRolloutTransitions(ROLLOUT);
+  progress(`storm: completion with ${fmtInt(STORM.instances)} A + ${fmtInt(STORM.instances)} B instances on virtual time`);
+  const storm = await runStorm(STORM);
   const totalMs = msSince(started);
 
   const loadAfter = loadAverage();
@@ -98,6 +107,10 @@ async function main(): Promise<number> {
     `  verified ${proofs.inclusion.verified} inclusion and ${proofs.consistency.verified} consistency proofs against the head`,
     attestLine(attestations),
     sevSnpLine(sevSnp),
+    rolloutLine(rollout),
+    stormLine(storm),
+    '  B re-attestations, seconds after the first B token:',
+    ...histogramLines(storm),
     `  fill: ${fmtInt(proofs.entries)} entries via ${proofs.fill.method}: ${(proofs.fill.ms / 1000).toFixed(1)} s (${fmtInt(proofs.entries / (proofs.fill.ms / 1000))} entries/s; database ${fmtInt(proofs.fill.dbBytes / 2 ** 20)} MiB)`,
     `  total ${(totalMs / 1000).toFixed(1)} s; results in bench/results.json`,
   ];
@@ -114,6 +127,8 @@ async function main(): Promise<number> {
     proofs,
     attestations,
     sevSnp,
+    rollout,
+    storm,
   };
   await fs.writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   return 0;

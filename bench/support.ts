@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { ControlPlane } from '../src/app/control-plane.js';
 import { canonicalJson } from '../src/core/canonical.js';
+import type { Clock } from '../src/core/clock.js';
 import type { LogKey } from '../src/ledger/checkpointer.js';
 import type { NewEntry } from '../src/ledger/entry.js';
 import { formatVerifierKey } from '../src/ledger/note.js';
@@ -132,9 +133,9 @@ export function benchLogKey(origin = `covenant/${BENCH_TENANT}`): LogKey {
 }
 
 /** A control plane on `store`, composed as the server composes it. */
-export function benchPlane(store: Store, onBatch?: (units: number, entries: number) => void): ControlPlane {
+export function benchPlane(store: Store, onBatch?: (units: number, entries: number) => void, clock: Clock = () => new Date()): ControlPlane {
   const logKey = benchLogKey();
-  return new ControlPlane({ store, clock: () => new Date(), logKey: () => logKey, ...(onBatch ? { onBatch } : {}) });
+  return new ControlPlane({ store, clock, logKey: () => logKey, ...(onBatch ? { onBatch } : {}) });
 }
 
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -4,6 +4,10 @@ export interface Output {
   line(text?: string): void;
   table(rows: readonly object[], columns: readonly string[]): void;
   error(text: string): void;
+  /** Whether the output is a terminal a live view can redraw in place. */
+  readonly interactive: boolean;
+  /** Replaces the screen with `lines` (only when interactive). */
+  redraw(lines: readonly string[]): void;
 }
 
 export const consoleOutput: Output = {
@@ -11,6 +15,9 @@ export const consoleOutput: Output = {
   line: (text = '') => console.log(text),
   table: (rows, columns) => console.log(formatTable(rows, columns)),
   error: (text) => console.error(text),
+  interactive: process.stdout.isTTY === true,
+  // Home the cursor and clear below: the view repaints without scrolling.
+  redraw: (lines) => process.stdout.write(`\x1b[H\x1b[J${lines.join('\n')}\n`),
 };
 
 export function formatTable(objects: readonly object[], columns: readonly string[]): string {

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
 import type { Actor, PolicyVersion } from '../core/model.js';
 import { decidePolicyUpdate, expiredDeadlines, type PolicyUpdate } from '../core/policy.js';
@@ -355,7 +356,7 @@ function endProjection(status: 'completed' | 'rolled-back'): Projector {
     const payload = entry.payload as RolloutEnded;
     await tx
       .updateTable('rollouts')
-      .set({ status, ended_at: entry.time, outcome: JSON.stringify(payload.outcome) })
+      .set({ status, ended_at: entry.time, outcome: canonicalJson(payload.outcome) })
       .where('tenant', '=', entry.tenant)
       .where('workload', '=', entry.workload ?? '')
       .where('number', '=', payload.number)
@@ -374,7 +375,8 @@ export const rolloutProjection: Record<string, Projector> = {
         workload: document.workload,
         number: document.number,
         status: 'active',
-        doc: JSON.stringify(document),
+        // Canonical, so a row rebuilt from the ledger is byte-identical to the live one.
+        doc: canonicalJson(document),
         wave: 0,
         wave_started_at: entry.time,
         started_at: entry.time,

@@ -9,7 +9,10 @@ import { CovenantError } from '../core/errors.js';
  * together again.
  *
  * - New sessions draw from a token bucket: `ratePerSecond` tokens a second, at most
- *   `burst` saved up.
+ *   `burst` saved up. A refused attester is told to come back when the sessions refused
+ *   before it will have been served (the backlog over the rate), not merely when the
+ *   next token arrives: thousands refused together then return spread over the time
+ *   the rate needs for them, instead of all together a second later.
  * - Evidence submissions are bounded by `maxInFlight` concurrent verifications; a
  *   refused one keeps its session, which stays valid until it expires.
  */
@@ -38,6 +41,8 @@ export class Admission {
   readonly #random: () => number;
   #tokens: number;
   #refilledAt: number;
+  /** Sessions refused and not yet (by the rate) served: drains at `ratePerSecond`. */
+  #backlog = 0;
   #inFlight = 0;
 
   constructor(limits: AdmissionLimits, clock: Clock, random: () => number = Math.random) {
@@ -55,13 +60,16 @@ export class Admission {
   admitSession(): void {
     const now = this.#clock().getTime();
     const { ratePerSecond, burst } = this.#limits;
-    this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) / 1000) * ratePerSecond);
+    const refill = Math.max(0, (now - this.#refilledAt) / 1000) * ratePerSecond;
+    this.#tokens = Math.min(burst, this.#tokens + refill);
+    this.#backlog = Math.max(0, this.#backlog - refill);
     this.#refilledAt = now;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;
       return;
     }
-    const wait = (1 - this.#tokens) / ratePerSecond;
+    this.#backlog += 1;
+    const wait = (this.#backlog - this.#tokens) / ratePerSecond;
     throw new RateLimited(`more than ${ratePerSecond} new attestation sessions a second; retry later`, this.#jittered(wait));
   }
 

@@ -21,6 +21,21 @@ describe('Admission', () => {
     expect(() => admission.admitSession()).toThrow(RateLimited);
   });
 
+  it('spreads a crowd refused together over the time the rate needs to serve it', () => {
+    const clock = manualClock();
+    const admission = new Admission({ ratePerSecond: 10, burst: 10, maxInFlight: 1 }, clock, () => 0);
+    for (let i = 0; i < 10; i++) admission.admitSession();
+    const waits = Array.from({ length: 100 }, () => rejection(() => admission.admitSession(), RateLimited).retryAfterSeconds);
+    // The 100th is served only after the 99 ahead of it: ten seconds at ten a second.
+    expect(waits.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 1));
+    expect(waits[99]).toBe(10);
+    expect(new Set(waits).size).toBe(10);
+    // Served at the rate, the backlog drains: a newcomer 10 s later waits a second again.
+    clock.advance(10_000);
+    for (let i = 0; i < 10; i++) admission.admitSession();
+    expect(rejection(() => admission.admitSession(), RateLimited).retryAfterSeconds).toBe(1);
+  });
+
   it('bounds the evidence in flight, and frees the slot whatever the outcome', async () => {
     const admission = new Admission({ ratePerSecond: 1, burst: 1, maxInFlight: 1 }, manualClock(), () => 0);
     let release = (): void => {};

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { sha256Hex } from '../../core/canonical.js';
 import { encodeName } from '../client.js';
 import { collect, type CliContext } from '../context.js';
+import { parseTime } from './evidence.js';
 
 interface ReleaseView {
   workload: string;
@@ -101,5 +102,21 @@ export function registerReleaseCommands(program: Command, ctx: CliContext): void
       ctx.out.line(`security    version ${shown.securityVersion}`);
       for (const [tee, values] of Object.entries(shown.references)) ctx.out.line(`reference   ${tee}: ${JSON.stringify(values)}`);
       for (const [name, digest] of Object.entries(shown.config)) ctx.out.line(`config      ${name} = ${digest.alg}:${digest.hex}`);
+    });
+
+  release
+    .command('revoke <workload> <version>')
+    .description('Revoke a release: refused at once, or accepted with a warning until --deadline; never accepted again')
+    .requiredOption('--reason <text>', 'why (an advisory id, say): instances are told it, the ledger keeps it')
+    .option('--deadline <time>', 'ISO-8601 date-time with zone: accepted with a warning until then', parseTime)
+    .option('--json', 'print JSON')
+    .action(async (workload: string, version: string, options: { reason: string; deadline?: Date; json?: boolean }, command: Command) => {
+      const revoked = await (await ctx.client(command)).post<{ version: string; deadline: string | null; policy?: { number: number; id: string } }>(
+        `/v1/workloads/${encodeName(workload)}/releases/${encodeName(version)}/revoke`,
+        { reason: options.reason, ...(options.deadline ? { deadline: options.deadline.toISOString() } : {}) },
+      );
+      if (options.json) return ctx.out.json(revoked);
+      ctx.out.line(`revoked ${workload} ${revoked.version}${revoked.deadline === null ? ': refused from now on' : `: accepted with a warning until ${revoked.deadline}`}`);
+      if (revoked.policy !== undefined) ctx.out.line(`policy version ${revoked.policy.number}: ${revoked.policy.id}`);
     });
 }
