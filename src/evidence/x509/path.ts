@@ -1,3 +1,4 @@
+import * as pkijs from 'pkijs';
 import { EvidenceError } from '../plugin.js';
 import { validAt, type Certificate } from './certificate.js';
 import { checkCrl, type Crl } from './crl.js';
@@ -5,8 +6,9 @@ import { checkCrl, type Crl } from './crl.js';
 /**
  * Certification path validation for evidence plugins (RFC 5280 §6, the parts hardware
  * vendors' chains exercise): names chain, every issuer is a CA whose signature
- * verifies, the path ends at a trust anchor, every certificate is valid at `now`, and
- * no certificate is on a CRL its issuer signed.
+ * verifies, no CA has more CAs below it than its pathLenConstraint allows, the path ends
+ * at a trust anchor, every certificate is valid at `now`, and no certificate is on a
+ * CRL its issuer signed.
  *
  * Signatures are checked first and time second, so a forged chain reads 'chain' even
  * when it is also stale, and a genuine but outdated one reads 'expired'.
@@ -71,6 +73,32 @@ export function buildPaths(leaf: Certificate, pool: readonly Certificate[], anch
   return paths;
 }
 
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+
+/** The pathLenConstraint, or undefined when there is none (unbounded). */
+function pathLength(certificate: Certificate): number | undefined {
+  const parsed: unknown = certificate.structure.extensions?.find((ext) => ext.extnID === OID_BASIC_CONSTRAINTS)?.parsedValue;
+  if (!(parsed instanceof pkijs.BasicConstraints)) return undefined;
+  const value: unknown = parsed.pathLenConstraint;
+  // pkijs yields a number for small values and an Integer object for ones too large to matter.
+  return typeof value === 'number' ? value : undefined;
+}
+
+const selfIssued = (certificate: Certificate): boolean => Buffer.from(certificate.subjectName).equals(Buffer.from(certificate.issuerName));
+
+/** Why a CA on the path (leaf first, anchor last) has more CAs below it than it allows, if one does. */
+function pathLengthProblem(path: CertificatePath): string | undefined {
+  let below = 0;
+  for (let i = 1; i < path.length; i++) {
+    const ca = path[i]!;
+    const limit = pathLength(ca);
+    if (limit !== undefined && below > limit) return `${ca.subject} allows ${limit} CA certificate(s) below it, the path has ${below}`;
+    // RFC 5280 §6.1.4 (l): self-issued intermediates do not count against the limit.
+    if (!selfIssued(ca)) below++;
+  }
+  return undefined;
+}
+
 function revocationProblem(path: CertificatePath, options: PathOptions): EvidenceError | undefined {
   const crls = options.crls ?? [];
   for (let i = 0; i + 1 < path.length; i++) {
@@ -94,8 +122,10 @@ function revocationProblem(path: CertificatePath, options: PathOptions): Evidenc
 export function validatePath(options: PathOptions): CertificatePath {
   if (Number.isNaN(options.now.getTime())) throw new EvidenceError('malformed', 'the verification time is not a valid date');
   if (options.anchors.length === 0) throw new EvidenceError('chain', `no trust anchor is configured for ${options.what}`);
-  const paths = buildPaths(options.leaf, options.intermediates, options.anchors);
-  if (paths.length === 0) throw new EvidenceError('chain', `${options.what} (${options.leaf.subject}) does not chain to a trust anchor`);
+  const built = buildPaths(options.leaf, options.intermediates, options.anchors);
+  if (built.length === 0) throw new EvidenceError('chain', `${options.what} (${options.leaf.subject}) does not chain to a trust anchor`);
+  const paths = built.filter((path) => pathLengthProblem(path) === undefined);
+  if (paths.length === 0) throw new EvidenceError('chain', `the path of ${options.what}: ${pathLengthProblem(built[0]!)!}`);
   const current = paths.filter((path) => path.every((certificate) => validAt(certificate, options.now)));
   if (current.length === 0) {
     const stale = paths[0]!.find((certificate) => !validAt(certificate, options.now))!;

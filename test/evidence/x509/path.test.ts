@@ -99,3 +99,19 @@ describe('reading certificates and CRLs by content', () => {
     expect(readCrl(leaf.der, 'crl')).toBeUndefined();
   });
 });
+
+describe('path length constraints', () => {
+  it("refuses a CA with more CAs below it than its pathLenConstraint allows ('chain'), whatever the signatures say", async () => {
+    const strict = await rootCa('CN=Strict Root', validity, { pathLength: 0 });
+    const middle = await issue(strict, 'CN=Middle CA', validity, { ca: true });
+    const lower = await issue(middle, 'CN=Lower CA', validity, { ca: true });
+    const end = await issue(lower, 'CN=End', validity);
+    expectRefusedSync(
+      () => validatePath({ leaf: cert(end), intermediates: [cert(middle), cert(lower)], anchors: [cert(strict)], now, what: 'the end certificate' }),
+      'chain',
+      /CN=Strict Root allows 0 CA certificate\(s\) below it, the path has 2/,
+    );
+    const direct = await issue(strict, 'CN=Direct', validity);
+    expect(validatePath({ leaf: cert(direct), intermediates: [], anchors: [cert(strict)], now, what: 'x' })).toHaveLength(2);
+  });
+});

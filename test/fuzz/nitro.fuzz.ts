@@ -1,0 +1,99 @@
+/**
+ * Long-running fuzz of the AWS Nitro Enclaves plugin, outside vitest:
+ *
+ *   node --import tsx test/fuzz/nitro.fuzz.ts [runs=100000] [seed]
+ *
+ * Feeds random bytes, random CBOR, byte-mutated real and synthetic attestation documents,
+ * and validly re-signed documents with any payload field changed, to the whole plugin.
+ * Exits 1 on anything thrown that is not an EvidenceError, on a byte-mutated document that
+ * verifies with an altered protected header, payload or signature (only the envelope
+ * around them, tag 18 or a length head, may change and still verify), or on a single run
+ * slower than 2 s; prints the fast-check seed and counterexample so the failure can be
+ * replayed.
+ */
+import { encode } from 'cbor2';
+import fc from 'fast-check';
+import { nitroPlugin } from '../../src/evidence/nitro/index.js';
+import { EvidenceError, type VerifyContext } from '../../src/evidence/plugin.js';
+import { document, envelope, makePki, SYNTH_NOW } from '../evidence/nitro/builder.js';
+import { MARLIN, REAL } from '../evidence/nitro/fixtures.js';
+import { changedPayload, coseParts, mutatedBytes, payloadChange, payloadOf } from '../evidence/nitro/mutators.js';
+
+const runs = Number(process.argv[2] ?? 100_000);
+const seed = process.argv[3] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.argv[3]);
+if (!Number.isSafeInteger(runs) || runs <= 0) {
+  console.error('usage: node --import tsx test/fuzz/nitro.fuzz.ts [runs] [seed]');
+  process.exit(2);
+}
+
+const pki = await makePki();
+const mockRoot = (payloadOf(MARLIN.document()).get('cabundle') as Uint8Array[])[0]!;
+const synthetic: VerifyContext = { now: SYNTH_NOW, trustAnchors: [pki.root.der], expectedNonce: new Uint8Array([1, 2, 3]) };
+const vectors: { readonly bytes: Uint8Array; readonly context: VerifyContext }[] = [
+  { bytes: REAL.document(), context: { now: REAL.now } },
+  { bytes: MARLIN.document(), context: { now: MARLIN.now, trustAnchors: [mockRoot] } },
+  { bytes: document(pki, { nonce: new Uint8Array([1, 2, 3]), user_data: new Uint8Array(64).fill(5) }), context: synthetic },
+  { bytes: document(pki, { nonce: new Uint8Array([1, 2, 3]) }, { tagged: true }), context: synthetic },
+];
+
+let accepted = 0;
+const reasons = new Map<string, number>();
+
+/** Verifies; true when accepted. Anything but an EvidenceError escapes and fails the run. */
+async function verify(evidence: Uint8Array, context: VerifyContext): Promise<boolean> {
+  const started = performance.now();
+  let ok = false;
+  try {
+    await nitroPlugin.verify(evidence, context);
+    accepted++;
+    ok = true;
+  } catch (err) {
+    if (!(err instanceof EvidenceError)) throw err;
+    reasons.set(err.reason, (reasons.get(err.reason) ?? 0) + 1);
+  }
+  const elapsed = performance.now() - started;
+  if (elapsed > 2000) throw new Error(`one verification took ${elapsed.toFixed(0)} ms`);
+  return ok;
+}
+
+const property = fc.asyncProperty(
+  fc.oneof(
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 6000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cbor' as const), value: fc.jsonValue({ maxDepth: 4 }) }) },
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('mutated' as const), which: fc.nat(vectors.length - 1), mutate: mutatedBytes() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('resigned' as const), change: payloadChange(), tagged: fc.boolean() }) },
+  ),
+  async (input) => {
+    switch (input.kind) {
+      case 'random':
+        await verify(input.bytes, { now: REAL.now });
+        return;
+      case 'cbor':
+        await verify(encode(input.value), { now: REAL.now });
+        return;
+      case 'mutated': {
+        const v = vectors[input.which]!;
+        const evidence = input.mutate(v.bytes);
+        if ((await verify(evidence, v.context)) && coseParts(evidence) !== coseParts(v.bytes)) {
+          throw new Error('a mutated document verified with an altered protected header, payload or signature');
+        }
+        return;
+      }
+      case 'resigned': {
+        const payload = changedPayload(vectors[2]!.bytes, input.change);
+        if (payload !== undefined) await verify(envelope(pki, payload, { tagged: input.tagged }), synthetic);
+        return;
+      }
+    }
+  },
+);
+
+const started = Date.now();
+const result = await fc.check(property, { numRuns: runs, seed });
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+if (result.failed) {
+  console.error(fc.defaultReportMessage(result));
+  console.error(`FAILED after ${result.numRuns} runs (seed ${seed}, ${seconds} s)`);
+  process.exit(1);
+}
+console.log(`ok: ${runs} runs in ${seconds} s (seed ${seed}); verified ${accepted}; refusals by reason:`, Object.fromEntries(reasons));
