@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
 import { EvidenceError } from '../plugin.js';
 import type { Certificate } from '../x509/certificate.js';
 
