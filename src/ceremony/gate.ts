@@ -17,6 +17,8 @@ export const ACTION_CLASSES = [
   'rollout-rollback',
   'revocation',
   'health-signal',
+  'secret-write',
+  'secret-rules',
 ] as const;
 export type ActionClass = (typeof ACTION_CLASSES)[number];
 
@@ -33,6 +35,8 @@ export const DEFAULT_ROLE_FOR: Readonly<Record<ActionClass, string>> = {
   'rollout-rollback': 'admin',
   revocation: 'admin',
   'health-signal': 'admin',
+  'secret-write': 'admin',
+  'secret-rules': 'admin',
 };
 
 export type Authorization = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
