@@ -12,18 +12,10 @@ import fc from 'fast-check';
 import { CovenantError } from '../../src/core/errors.js';
 import { parseEnvelope } from '../../src/verifier/envelope.js';
 import { codec, ENVELOPES, SESSION_IDS, SESSION_TIME } from '../verifier/attestation-inputs.js';
+import { fuzzArguments, Tally } from './support.js';
 
-const runs = Number(process.argv[2] ?? 100_000);
-const seed = process.argv[3] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.argv[3]);
-if (!Number.isSafeInteger(runs) || runs <= 0) {
-  console.error('usage: node --import tsx test/fuzz/attestation.fuzz.ts [runs] [seed]');
-  process.exit(2);
-}
-
-const outcomes = new Map<string, number>();
-const count = (key: string): void => {
-  outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-};
+const { runs, seed } = fuzzArguments('attestation');
+const outcomes = new Tally();
 
 function typed(fn: () => unknown, allowed: readonly string[]): string {
   const started = Date.now();
@@ -40,12 +32,12 @@ function typed(fn: () => unknown, allowed: readonly string[]): string {
 
 const property = fc.property(fc.oneof(ENVELOPES.map((bytes) => ({ bytes })), SESSION_IDS.map((id) => ({ id }))), (input) => {
   if ('bytes' in input) {
-    count(`envelope ${typed(() => parseEnvelope(input.bytes), ['bad-request'])}`);
+    outcomes.add(`envelope ${typed(() => parseEnvelope(input.bytes), ['bad-request'])}`);
     return;
   }
   const outcome = typed(() => codec.open(input.id, SESSION_TIME), ['not-found', 'session-expired']);
   if (outcome === 'accepted') throw new Error('a random or mutated session id opened');
-  count(`session ${outcome}`);
+  outcomes.add(`session ${outcome}`);
 });
 
 const result = fc.check(property, { numRuns: runs, seed });
@@ -53,4 +45,4 @@ if (result.failed) {
   console.error(fc.defaultReportMessage(result));
   process.exit(1);
 }
-console.log(`attestation fuzz: ${runs} inputs, seed ${seed}: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+console.log(`attestation fuzz: ${runs} inputs, seed ${seed}: ${outcomes.entries().map(([k, v]) => `${k} ${v}`).join(', ')}`);

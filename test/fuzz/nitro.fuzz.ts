@@ -14,17 +14,14 @@
 import { encode } from 'cbor2';
 import fc from 'fast-check';
 import { nitroPlugin } from '../../src/evidence/nitro/index.js';
-import { EvidenceError, type VerifyContext } from '../../src/evidence/plugin.js';
+import type { VerifyContext } from '../../src/evidence/plugin.js';
 import { document, envelope, makePki, SYNTH_NOW } from '../evidence/nitro/builder.js';
 import { MARLIN, REAL } from '../evidence/nitro/fixtures.js';
 import { changedPayload, coseParts, mutatedBytes, payloadChange, payloadOf } from '../evidence/nitro/mutators.js';
+import { refused } from '../evidence/only-evidence-errors.js';
+import { checkOrExit, fuzzArguments, Verifications } from './support.js';
 
-const runs = Number(process.argv[2] ?? 100_000);
-const seed = process.argv[3] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.argv[3]);
-if (!Number.isSafeInteger(runs) || runs <= 0) {
-  console.error('usage: node --import tsx test/fuzz/nitro.fuzz.ts [runs] [seed]');
-  process.exit(2);
-}
+const args = fuzzArguments('nitro');
 
 const pki = await makePki();
 const mockRoot = (payloadOf(MARLIN.document()).get('cabundle') as Uint8Array[])[0]!;
@@ -36,24 +33,11 @@ const vectors: { readonly bytes: Uint8Array; readonly context: VerifyContext }[]
   { bytes: document(pki, { nonce: new Uint8Array([1, 2, 3]) }, { tagged: true }), context: synthetic },
 ];
 
-let accepted = 0;
-const reasons = new Map<string, number>();
+const verifications = new Verifications();
 
 /** Verifies; true when accepted. Anything but an EvidenceError escapes and fails the run. */
 async function verify(evidence: Uint8Array, context: VerifyContext): Promise<boolean> {
-  const started = performance.now();
-  let ok = false;
-  try {
-    await nitroPlugin.verify(evidence, context);
-    accepted++;
-    ok = true;
-  } catch (err) {
-    if (!(err instanceof EvidenceError)) throw err;
-    reasons.set(err.reason, (reasons.get(err.reason) ?? 0) + 1);
-  }
-  const elapsed = performance.now() - started;
-  if (elapsed > 2000) throw new Error(`one verification took ${elapsed.toFixed(0)} ms`);
-  return ok;
+  return !refused(await verifications.run(() => nitroPlugin.verify(evidence, context)));
 }
 
 const property = fc.asyncProperty(
@@ -88,12 +72,5 @@ const property = fc.asyncProperty(
   },
 );
 
-const started = Date.now();
-const result = await fc.check(property, { numRuns: runs, seed });
-const seconds = ((Date.now() - started) / 1000).toFixed(1);
-if (result.failed) {
-  console.error(fc.defaultReportMessage(result));
-  console.error(`FAILED after ${result.numRuns} runs (seed ${seed}, ${seconds} s)`);
-  process.exit(1);
-}
-console.log(`ok: ${runs} runs in ${seconds} s (seed ${seed}); verified ${accepted}; refusals by reason:`, Object.fromEntries(reasons));
+const seconds = await checkOrExit(property, args);
+console.log(`ok: ${args.runs} runs in ${seconds} s (seed ${args.seed}); verified ${verifications.accepted}; refusals by reason:`, verifications.reasons.toObject());

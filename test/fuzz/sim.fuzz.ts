@@ -9,10 +9,11 @@
 import fc from 'fast-check';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { EvidenceError, type VerifyContext } from '../../src/evidence/plugin.js';
+import type { VerifyContext } from '../../src/evidence/plugin.js';
 import { decodeEvidence, encodeEvidence, simPlugin } from '../../src/evidence/sim/index.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
 import { createVendorRoot, issuePlatformIdentity } from '../../src/sim/vendor.js';
+import { onlyEvidenceErrorsAsync, refused } from '../evidence/only-evidence-errors.js';
 
 const T0 = new Date('2025-01-01T00:00:00Z');
 const root = createVendorRoot({ now: T0 });
@@ -32,14 +33,11 @@ export const CONTEXT: VerifyContext = { now: new Date('2025-06-01T00:00:00Z'), t
 
 /** What verify did with one input: 'accepted', an EvidenceError reason, or a failure. */
 export async function outcome(evidence: Uint8Array, context: VerifyContext = CONTEXT): Promise<string> {
-  try {
+  const result = await onlyEvidenceErrorsAsync(async () => {
     const claims = await simPlugin.verify(evidence, context);
     if (claims.teeClass !== 'sim' || claims.measurements.length !== 1) throw new Error('accepted evidence gave odd claims');
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof EvidenceError) return error.reason;
-    throw error;
-  }
+  });
+  return refused(result) ? result.reason : 'accepted';
 }
 
 const encoder = new TextEncoder();

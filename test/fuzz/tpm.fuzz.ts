@@ -9,6 +9,7 @@
 import { EvidenceError } from '../../src/evidence/plugin.js';
 import { verifyTpmEvidence } from '../../src/evidence/tpm/index.js';
 import { parsePublic, parseQuoteAttest, parseSignature } from '../../src/evidence/tpm/structures.js';
+import { Tally } from './support.js';
 import { mulberry32, mutateBytes, mutateEvidence, randomBytes, structureSeeds } from './tpm-mutators.js';
 
 const iterations = Number(process.argv[2] ?? 100_000);
@@ -18,8 +19,7 @@ if (!Number.isSafeInteger(iterations) || iterations <= 0 || !Number.isSafeIntege
   process.exit(2);
 }
 
-const counts = new Map<string, number>();
-const count = (key: string): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
+const counts = new Tally();
 const started = Date.now();
 
 for (let iteration = 0; iteration < iterations; iteration++) {
@@ -30,14 +30,14 @@ for (let iteration = 0; iteration < iterations; iteration++) {
     if (target === 3) {
       const { evidence, context } = mutateEvidence(rng);
       await verifyTpmEvidence(evidence, context);
-      count('evidence:valid');
+      counts.add('evidence:valid');
     } else {
       const name = (['attest', 'signature', 'public'] as const)[target] as 'attest' | 'signature' | 'public';
       const parse = { attest: parseQuoteAttest, signature: parseSignature, public: parsePublic }[name];
       const seeds = structureSeeds[name];
       const input = rng() < 0.2 ? randomBytes(rng) : mutateBytes(seeds[Math.floor(rng() * seeds.length)] as Uint8Array, rng);
       parse(input);
-      count(`${name}:parsed`);
+      counts.add(`${name}:parsed`);
     }
   } catch (error) {
     if (!(error instanceof EvidenceError)) {
@@ -45,10 +45,10 @@ for (let iteration = 0; iteration < iterations; iteration++) {
       console.error(error);
       process.exit(1);
     }
-    count(`${['attest', 'signature', 'public', 'evidence'][target]}:${error.reason}`);
+    counts.add(`${['attest', 'signature', 'public', 'evidence'][target]}:${error.reason}`);
   }
   if ((iteration + 1) % 10_000 === 0) console.log(`${iteration + 1}/${iterations} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 console.log(`OK: ${iterations} iterations from seed ${baseSeed} in ${((Date.now() - started) / 1000).toFixed(1)} s, only EvidenceError`);
-for (const [key, value] of [...counts].sort()) console.log(`  ${key}: ${value}`);
+for (const [key, value] of counts.entries().sort()) console.log(`  ${key}: ${value}`);

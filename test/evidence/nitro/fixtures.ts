@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+export { flipped, xorAt } from '../bytes.js';
 
 const DIR = fileURLToPath(new URL('../../fixtures/nitro/', import.meta.url));
 
@@ -41,18 +42,6 @@ export const MARLIN = {
 };
 
 export const awsRootPem = (): Uint8Array => fixture('aws-nitro-root-g1.pem');
-
-/** XORs one byte in place (a typed helper: `b[i] ^= m` trips noUncheckedIndexedAccess). */
-export function xorAt(bytes: Uint8Array, at: number, mask: number): void {
-  bytes[at] = (bytes[at] ?? 0) ^ mask;
-}
-
-/** A copy with one byte flipped. */
-export function flipped(bytes: Uint8Array, at: number, mask = 0x01): Uint8Array {
-  const copy = new Uint8Array(bytes);
-  xorAt(copy, at, mask);
-  return copy;
-}
 
 /** Where `needle` starts in `haystack`; throws when absent, so a test never flips the wrong byte. */
 export function offsetOf(haystack: Uint8Array, needle: Uint8Array | string): number {

@@ -1,28 +1,6 @@
 import { decode, encode, Tag } from 'cbor2';
 import fc from 'fast-check';
-import { xorAt } from './fixtures.js';
-
-/** A mutation of real bytes; pure, returns a new array. */
-export type Mutation = (bytes: Uint8Array) => Uint8Array;
-
-const flipBits: fc.Arbitrary<Mutation> = fc
-  .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })), { minLength: 1, maxLength: 8 })
-  .map((flips) => (bytes: Uint8Array) => {
-    const out = new Uint8Array(bytes);
-    if (out.length === 0) return out;
-    for (const [pos, bit] of flips) xorAt(out, pos % out.length, 1 << bit);
-    return out;
-  });
-
-const overwrite: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([pos, data]) => (bytes: Uint8Array) => {
-  const out = new Uint8Array(bytes);
-  if (out.length === 0) return out;
-  const at = pos % out.length;
-  out.set(data.subarray(0, out.length - at), at);
-  return out;
-});
-
-const truncate: fc.Arbitrary<Mutation> = fc.nat().map((n) => (bytes: Uint8Array) => bytes.slice(0, bytes.length === 0 ? 0 : n % bytes.length));
+import { extendBy, flipBits, keep, overwrite, truncate, type Mutation } from '../mutate.js';
 
 const insert: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([pos, data]) => (bytes: Uint8Array) => {
   const at = bytes.length === 0 ? 0 : pos % bytes.length;
@@ -34,7 +12,7 @@ const remove: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.integer({ min: 1, m
   return new Uint8Array([...bytes.subarray(0, at), ...bytes.subarray(at + length)]);
 });
 
-const extend: fc.Arbitrary<Mutation> = fc.uint8Array({ minLength: 1, maxLength: 32 }).map((tail) => (bytes: Uint8Array) => new Uint8Array([...bytes, ...tail]));
+const extend = extendBy(32);
 
 /** CBOR heads are where a length or a type lives: rewrite one with a random head byte. */
 const cborHead: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.constantFrom(0x18, 0x19, 0x1a, 0x1b, 0x40, 0x58, 0x59, 0x5a, 0x5b, 0x60, 0x78, 0x80, 0x9f, 0xa0, 0xbf, 0xc0, 0xd2, 0xd8, 0xf4, 0xf6, 0xf7, 0xf9, 0xfb, 0xff)).map(
@@ -48,7 +26,7 @@ const cborHead: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.constantFrom(0x18
 
 /** Byte-level mutations of a whole document. */
 export function mutatedBytes(): fc.Arbitrary<Mutation> {
-  return fc.oneof(flipBits, overwrite, truncate, insert, remove, extend, cborHead, fc.constant((b: Uint8Array) => new Uint8Array(b)));
+  return fc.oneof(flipBits, overwrite, truncate, insert, remove, extend, cborHead, keep);
 }
 
 /** Values of every CBOR type the schema might meet in a field. */

@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { trustedChain, verifiedChains } from '../../../src/evidence/nitro/chain.js';
 import { parseSign1, sigStructure } from '../../../src/evidence/nitro/cose.js';
 import { parseDocument } from '../../../src/evidence/nitro/document.js';
-import { EvidenceError } from '../../../src/evidence/plugin.js';
+import { certificatePem as pem, derSignatureOfP1363, openssl, opensslDigestVerify, opensslVerify, scratchDirectory } from '../openssl.js';
+import { onlyEvidenceErrors, refused } from '../only-evidence-errors.js';
 import { issue } from '../x509/pki.js';
 import { document, makePki, SYNTH_NOW, SYNTH_VALIDITY, type Pki } from './builder.js';
 import { awsRootPem, fixturePath, MARLIN, REAL } from './fixtures.js';
@@ -20,25 +18,14 @@ import { awsRootPem, fixturePath, MARLIN, REAL } from './fixtures.js';
  * Missing openssl is a failure, not a skip: the cross-check is the point.
  */
 
-function openssl(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (r.error) throw new Error(`openssl is not runnable (${r.error.message}): install it, e.g. \`apt-get install openssl\``);
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-const pem = (der: Uint8Array): string => new X509Certificate(der).toString();
-const unix = (d: Date): string => String(Math.floor(d.getTime() / 1000));
-
-let dir: string;
+const scratch = scratchDirectory('covenant-nitro-openssl-');
 let pki: Pki;
 let stranger: Pki;
 let deepDocument: Uint8Array;
 let counter = 0;
 
 function file(contents: string): string {
-  const path = join(dir, `f${counter++}.pem`);
-  writeFileSync(path, contents);
-  return path;
+  return scratch.write(`f${counter++}.pem`, contents);
 }
 
 type Verdict = 'ok' | 'expired' | 'refused';
@@ -46,7 +33,7 @@ type Verdict = 'ok' | 'expired' | 'refused';
 /** openssl's verdict on the document's chain under `anchor` at `now`. */
 function theirs(evidence: Uint8Array, anchorPem: string, now: Date): Verdict {
   const doc = parseDocument(parseSign1(evidence).payload);
-  const r = openssl(['verify', '-attime', unix(now), '-CAfile', file(anchorPem), '-untrusted', file(doc.cabundle.map(pem).join('')), file(pem(doc.certificate))]);
+  const r = opensslVerify({ anchor: file(anchorPem), untrusted: file(doc.cabundle.map(pem).join('')), leaf: file(pem(doc.certificate)) }, now);
   if (r.status === 0) return 'ok';
   return /certificate has expired|certificate is not yet valid/.test(r.out) ? 'expired' : 'refused';
 }
@@ -55,13 +42,9 @@ function theirs(evidence: Uint8Array, anchorPem: string, now: Date): Verdict {
 function ours(evidence: Uint8Array, anchor: Uint8Array, now: Date): Verdict {
   verifiedChains.clear();
   const doc = parseDocument(parseSign1(evidence).payload);
-  try {
-    trustedChain(doc.certificate, doc.cabundle, [anchor], now);
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof EvidenceError)) throw err;
-    return err.reason === 'expired' ? 'expired' : 'refused';
-  }
+  const outcome = onlyEvidenceErrors(() => trustedChain(doc.certificate, doc.cabundle, [anchor], now));
+  if (!refused(outcome)) return 'ok';
+  return outcome.reason === 'expired' ? 'expired' : 'refused';
 }
 
 function mockRoot(): Uint8Array {
@@ -70,17 +53,12 @@ function mockRoot(): Uint8Array {
 
 beforeAll(async () => {
   openssl(['version']);
-  dir = mkdtempSync(join(tmpdir(), 'covenant-nitro-openssl-'));
   pki = await makePki();
   stranger = await makePki(SYNTH_VALIDITY, 'CN=test.nitro-enclaves, O=Covenant tests');
   // One CA deeper than the intermediate's pathlen 0 allows.
   const deeper = await issue(pki.intermediate, 'CN=one CA too many', SYNTH_VALIDITY, { ca: true, curve: 'P-384' });
   const leaf = await issue(deeper, 'CN=leaf under it', SYNTH_VALIDITY, { curve: 'P-384' });
   deepDocument = document(pki, { certificate: leaf.der, cabundle: [pki.root.der, pki.intermediate.der, deeper.der] }, { signer: leaf });
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('openssl verify agrees on the chains', () => {
@@ -124,15 +102,6 @@ describe('openssl verify agrees on the chains', () => {
   });
 });
 
-/** DER INTEGER of a big-endian unsigned scalar. */
-function derInt(be: Uint8Array): Buffer {
-  let i = 0;
-  while (i < be.length - 1 && be[i] === 0) i++;
-  let body = Buffer.from(be.subarray(i));
-  if ((body[0] ?? 0) & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
-  return Buffer.concat([Buffer.from([0x02, body.length]), body]);
-}
-
 describe('openssl dgst agrees on the COSE signature', () => {
   it.each([
     ['the real document', () => REAL.document()],
@@ -141,17 +110,13 @@ describe('openssl dgst agrees on the COSE signature', () => {
   ])('%s: r‖s over Sig_structure verifies with the signing certificate key', (_label, evidence) => {
     const sign1 = parseSign1(evidence());
     const doc = parseDocument(sign1.payload);
-    const r = derInt(sign1.signature.subarray(0, 48));
-    const s = derInt(sign1.signature.subarray(48));
-    const signature = join(dir, `sig${counter++}.der`);
-    writeFileSync(signature, Buffer.concat([Buffer.from([0x30, r.length + s.length]), r, s]));
+    const signature = scratch.write(`sig${counter++}.der`, derSignatureOfP1363(sign1.signature));
     const key = file(new X509Certificate(doc.certificate).publicKey.export({ type: 'spki', format: 'pem' }).toString());
-    const data = join(dir, `tbs${counter++}.bin`);
-    writeFileSync(data, sigStructure(sign1));
-    expect(openssl(['dgst', '-sha384', '-verify', key, '-signature', signature, data]).out).toMatch(/Verified OK/);
+    const data = scratch.write(`tbs${counter++}.bin`, sigStructure(sign1));
+    expect(opensslDigestVerify('sha384', { key, signature, data }).out).toMatch(/Verified OK/);
     const tampered = Buffer.from(sigStructure(sign1));
     tampered[tampered.length - 1]! ^= 1;
     writeFileSync(data, tampered);
-    expect(openssl(['dgst', '-sha384', '-verify', key, '-signature', signature, data]).status).not.toBe(0);
+    expect(opensslDigestVerify('sha384', { key, signature, data }).status).not.toBe(0);
   });
 });

@@ -2,7 +2,8 @@ import { encode } from 'cbor2';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nitroPlugin } from '../../../src/evidence/nitro/index.js';
-import { EvidenceError, type VerifyContext } from '../../../src/evidence/plugin.js';
+import type { VerifyContext } from '../../../src/evidence/plugin.js';
+import { onlyEvidenceErrorsAsync, refused } from '../only-evidence-errors.js';
 import { document, envelope, makePki, SYNTH_NOW, type Pki } from './builder.js';
 import { MARLIN, REAL } from './fixtures.js';
 import { changedPayload, coseParts, mutatedBytes, payloadChange, payloadOf } from './mutators.js';
@@ -15,13 +16,7 @@ import { changedPayload, coseParts, mutatedBytes, payloadChange, payloadOf } fro
 
 /** Whether verification succeeded; anything thrown but an EvidenceError fails the property. */
 async function verifies(evidence: Uint8Array, context: VerifyContext): Promise<boolean> {
-  try {
-    await nitroPlugin.verify(evidence, context);
-    return true;
-  } catch (err) {
-    if (!(err instanceof EvidenceError)) throw err;
-    return false;
-  }
+  return !refused(await onlyEvidenceErrorsAsync(() => nitroPlugin.verify(evidence, context)));
 }
 
 let pki: Pki;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+export { xorAt } from '../bytes.js';
 
 const DIR = fileURLToPath(new URL('../../fixtures/sev-snp/', import.meta.url));
 
@@ -32,8 +33,3 @@ export const AZURE_V3 = {
   vcek: () => fixture('azure-milan-v3-vcek.der'),
   now: new Date('2026-01-01T00:00:00Z'),
 };
-
-/** XORs one byte in place (a typed helper: `b[i] ^= m` trips noUncheckedIndexedAccess). */
-export function xorAt(bytes: Uint8Array, at: number, mask: number): void {
-  bytes[at] = (bytes[at] ?? 0) ^ mask;
-}

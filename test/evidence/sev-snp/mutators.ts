@@ -1,34 +1,7 @@
 import fc from 'fast-check';
-import { xorAt } from './fixtures.js';
+import { extendBy, flipBits, keep, overwrite, truncate, type Mutation } from '../mutate.js';
 
-/** A mutation of real bytes; pure, returns a new array. */
-export type Mutation = (bytes: Uint8Array) => Uint8Array;
-
-const flipBits: fc.Arbitrary<Mutation> = fc
-  .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })), { minLength: 1, maxLength: 8 })
-  .map((flips) => (bytes: Uint8Array) => {
-    const out = new Uint8Array(bytes);
-    if (out.length === 0) return out;
-    for (const [pos, bit] of flips) xorAt(out, pos % out.length, 1 << bit);
-    return out;
-  });
-
-const overwrite: fc.Arbitrary<Mutation> = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([pos, data]) => (bytes: Uint8Array) => {
-  const out = new Uint8Array(bytes);
-  if (out.length === 0) return out;
-  const at = pos % out.length;
-  out.set(data.subarray(0, out.length - at), at);
-  return out;
-});
-
-const truncate: fc.Arbitrary<Mutation> = fc.nat().map((n) => (bytes: Uint8Array) => bytes.slice(0, bytes.length === 0 ? 0 : n % bytes.length));
-
-const extend: fc.Arbitrary<Mutation> = fc.uint8Array({ minLength: 1, maxLength: 32 }).map((tail) => (bytes: Uint8Array) => {
-  const out = new Uint8Array(bytes.length + tail.length);
-  out.set(bytes);
-  out.set(tail, bytes.length);
-  return out;
-});
+const extend = extendBy(32);
 
 /** Writes a little-endian u32 where report header words live: version, flags, sig algo. */
 const headerWord: fc.Arbitrary<Mutation> = fc
@@ -41,7 +14,7 @@ const headerWord: fc.Arbitrary<Mutation> = fc
 
 /** Mutations aimed at a 1184-byte SEV-SNP report. */
 export function mutatedReport(): fc.Arbitrary<Mutation> {
-  return fc.oneof(flipBits, overwrite, truncate, extend, headerWord, fc.constant((b: Uint8Array) => new Uint8Array(b)));
+  return fc.oneof(flipBits, overwrite, truncate, extend, headerWord, keep);
 }
 
 /** Mutations aimed at a DER certificate, including the PEM wrapping of the result. */

@@ -1,12 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCertificates } from '../../../src/evidence/sev-snp/certificates.js';
 import { parseReport } from '../../../src/evidence/sev-snp/report.js';
 import { sevSnpPlugin } from '../../../src/evidence/sev-snp/index.js';
+import { certificatePem as pem, derSignature, openssl, opensslDigestVerify, opensslVerify, scratchDirectory, type OpensslResult } from '../openssl.js';
 import { fixture, MILAN_V2, VLEK_V3, xorAt } from './fixtures.js';
 
 /**
@@ -14,76 +10,46 @@ import { fixture, MILAN_V2, VLEK_V3, xorAt } from './fixtures.js';
  * implementation. Missing openssl is a failure, not a skip: the cross-check is the point.
  */
 
-function openssl(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (r.error) throw new Error(`openssl is not runnable (${r.error.message}): install it, e.g. \`apt-get install openssl\``);
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-const pem = (der: Uint8Array): string => new X509Certificate(der).toString();
-const unix = (d: Date): string => String(Math.floor(d.getTime() / 1000));
-
-/** DER INTEGER of a big-endian unsigned scalar. */
-function derInt(be: Uint8Array): Buffer {
-  let i = 0;
-  while (i < be.length - 1 && be[i] === 0) i++;
-  let body = Buffer.from(be.subarray(i));
-  if ((body[0] ?? 0) & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
-  return Buffer.concat([Buffer.from([0x02, body.length]), body]);
-}
-
-let dir: string;
+const scratch = scratchDirectory('covenant-snp-openssl-');
 
 beforeAll(() => {
   openssl(['version']);
-  dir = mkdtempSync(join(tmpdir(), 'covenant-snp-openssl-'));
   const milan = loadCertificates(fixture('milan-ask-ark-asvk.pem')).certs;
   const byCn = (cn: string): Uint8Array => {
     const c = milan.find((x) => x.subjectCn === cn);
     if (!c) throw new Error(`no ${cn}`);
     return c.der;
   };
-  writeFileSync(join(dir, 'ark.pem'), pem(byCn('ARK-Milan')));
-  writeFileSync(join(dir, 'ask.pem'), pem(byCn('SEV-Milan')));
-  writeFileSync(join(dir, 'asvk.pem'), pem(byCn('SEV-VLEK-Milan')));
-  writeFileSync(join(dir, 'vcek.pem'), pem(MILAN_V2.vcek()));
-  writeFileSync(join(dir, 'vlek.pem'), pem(VLEK_V3.vlek()));
+  scratch.write('ark.pem', pem(byCn('ARK-Milan')));
+  scratch.write('ask.pem', pem(byCn('SEV-Milan')));
+  scratch.write('asvk.pem', pem(byCn('SEV-VLEK-Milan')));
+  scratch.write('vcek.pem', pem(MILAN_V2.vcek()));
+  scratch.write('vlek.pem', pem(VLEK_V3.vlek()));
   const genoa = loadCertificates(fixture('genoa-ask-ark.pem')).certs;
-  writeFileSync(join(dir, 'genoa-ark.pem'), pem(genoa.find((c) => c.selfIssued)?.der ?? new Uint8Array()));
-  writeFileSync(join(dir, 'genoa-ask.pem'), pem(genoa.find((c) => !c.selfIssued)?.der ?? new Uint8Array()));
+  scratch.write('genoa-ark.pem', pem(genoa.find((c) => c.selfIssued)?.der ?? new Uint8Array()));
+  scratch.write('genoa-ask.pem', pem(genoa.find((c) => !c.selfIssued)?.der ?? new Uint8Array()));
 });
 
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const verifyArgs = (at: Date, ark: string, inter: string, leaf: string): string[] => [
-  'verify',
-  '-attime',
-  unix(at),
-  '-CAfile',
-  join(dir, ark),
-  '-untrusted',
-  join(dir, inter),
-  join(dir, leaf),
-];
+/** openssl's verdict on leaf ← inter ← ark, files of the scratch directory, at `at`. */
+const verifyChain = (at: Date, ark: string, inter: string, leaf: string): OpensslResult =>
+  opensslVerify({ anchor: scratch.path(ark), untrusted: scratch.path(inter), leaf: scratch.path(leaf) }, at);
 
 describe('openssl agrees on the chains', () => {
   it('Milan VCEK ← ASK ← ARK verifies at the vector time, in both', async () => {
-    expect(openssl(verifyArgs(MILAN_V2.now, 'ark.pem', 'ask.pem', 'vcek.pem'))).toMatchObject({ status: 0 });
+    expect(verifyChain(MILAN_V2.now, 'ark.pem', 'ask.pem', 'vcek.pem')).toMatchObject({ status: 0 });
     await expect(sevSnpPlugin.verify(MILAN_V2.report(), { now: MILAN_V2.now, collateral: [MILAN_V2.vcek()] })).resolves.toBeDefined();
   });
 
   it('VLEK ← ASVK ← ARK verifies on 2025-06-01 and is expired today, in both', async () => {
-    expect(openssl(verifyArgs(VLEK_V3.now, 'ark.pem', 'asvk.pem', 'vlek.pem')).status).toBe(0);
-    const today = openssl(verifyArgs(VLEK_V3.today, 'ark.pem', 'asvk.pem', 'vlek.pem'));
+    expect(verifyChain(VLEK_V3.now, 'ark.pem', 'asvk.pem', 'vlek.pem').status).toBe(0);
+    const today = verifyChain(VLEK_V3.today, 'ark.pem', 'asvk.pem', 'vlek.pem');
     expect(today.status).not.toBe(0);
     expect(today.out).toMatch(/expired/);
     await expect(sevSnpPlugin.verify(VLEK_V3.report(), { now: VLEK_V3.today, collateral: [VLEK_V3.vlek()] })).rejects.toMatchObject({ reason: 'expired' });
   });
 
   it('Genoa roots do not verify the Milan VCEK, in both', async () => {
-    expect(openssl(verifyArgs(MILAN_V2.now, 'genoa-ark.pem', 'genoa-ask.pem', 'vcek.pem')).status).not.toBe(0);
+    expect(verifyChain(MILAN_V2.now, 'genoa-ark.pem', 'genoa-ask.pem', 'vcek.pem').status).not.toBe(0);
     await expect(
       sevSnpPlugin.verify(MILAN_V2.report(), { now: MILAN_V2.now, collateral: [MILAN_V2.vcek()], trustAnchors: [fixture('genoa-ask-ark.pem')] }),
     ).rejects.toMatchObject({ reason: 'chain' });
@@ -97,21 +63,17 @@ describe('openssl agrees on the report signature byte conversion', () => {
   ] as const)('%s: r‖s as our parser reads them verify with openssl dgst', (label, report, _cert, leaf) => {
     const bytes = report();
     const parsed = parseReport(bytes);
-    const r = derInt(parsed.signatureR);
-    const s = derInt(parsed.signatureS);
-    const sig = Buffer.concat([Buffer.from([0x30, r.length + s.length]), r, s]);
     const tag = label.replace(/\W+/g, '-');
-    writeFileSync(join(dir, `${tag}.sig`), sig);
-    writeFileSync(join(dir, `${tag}.bin`), bytes.subarray(0, 0x2a0));
-    const pub = openssl(['x509', '-in', join(dir, leaf), '-pubkey', '-noout']);
+    const signature = scratch.write(`${tag}.sig`, derSignature(parsed.signatureR, parsed.signatureS));
+    const data = scratch.write(`${tag}.bin`, bytes.subarray(0, 0x2a0));
+    const pub = openssl(['x509', '-in', scratch.path(leaf), '-pubkey', '-noout']);
     expect(pub.status).toBe(0);
-    writeFileSync(join(dir, `${tag}.pub`), pub.out);
-    const ok = openssl(['dgst', '-sha384', '-verify', join(dir, `${tag}.pub`), '-signature', join(dir, `${tag}.sig`), join(dir, `${tag}.bin`)]);
+    const key = scratch.write(`${tag}.pub`, pub.out);
+    const ok = opensslDigestVerify('sha384', { key, signature, data });
     expect(ok.out).toMatch(/Verified OK/);
     const tampered = Buffer.from(bytes.subarray(0, 0x2a0));
     xorAt(tampered, 42, 1);
-    writeFileSync(join(dir, `${tag}.bad`), tampered);
-    const bad = openssl(['dgst', '-sha384', '-verify', join(dir, `${tag}.pub`), '-signature', join(dir, `${tag}.sig`), join(dir, `${tag}.bad`)]);
+    const bad = opensslDigestVerify('sha384', { key, signature, data: scratch.write(`${tag}.bad`, tampered) });
     expect(bad.status).not.toBe(0);
   });
 });
