@@ -1,16 +1,16 @@
 import { createHash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
-import type { PolicyVersion, Release } from '../core/model.js';
+import type { PolicyVersion, Release, TeeClass } from '../core/model.js';
 import { deadlinePassed, decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
 import { checkRule } from '../policy/cel.js';
 import { currentPolicy, policyById, releasesByVersion, requireWorkload } from '../policy/queries.js';
 import { appraise, type Appraisal, type AppraisalReason, type AppraisalStatus } from '../verifier/appraisal.js';
-import { checkBinding, expectedReportData } from '../verifier/binding.js';
-import { recordVerdict, type VerdictResult } from '../verifier/commands.js';
-import { issueEar } from '../verifier/ear.js';
-import { parseEnvelope, type AttestationEnvelope } from '../verifier/envelope.js';
+import { CHECKS_OWN_NONCE, checkBinding, expectedReportData } from '../verifier/binding.js';
+import { appraiseComposite, recordVerdict, type Subject, type VerdictResult, type VerifiedEvidence } from '../verifier/commands.js';
+import { deviceSubmod, issueEar } from '../verifier/ear.js';
+import { parseEnvelope, type AttestationEnvelope, type DeviceEvidence } from '../verifier/envelope.js';
 import { PolicyRuleCache } from '../verifier/rules.js';
 import { SessionCodec, type AttestationSession } from '../verifier/session.js';
 import { VerdictReads } from '../verifier/verdict-reads.js';
@@ -38,6 +38,12 @@ export interface AttestationOptions {
   readonly tokenJitter?: number;
   /** How long raw evidence is kept for re-appraisal (default one day). */
   readonly retentionSeconds?: number;
+  /** Imported collateral, offered after what the instance posted. */
+  readonly collateral?: CollateralSource;
+}
+
+export interface CollateralSource {
+  forClass(tee: TeeClass): Promise<readonly Uint8Array[]>;
 }
 
 export interface Attested {
@@ -45,6 +51,8 @@ export interface Attested {
   readonly envelope: AttestationEnvelope;
   readonly instance: string;
   readonly appraisal: Appraisal;
+  /** The attached devices' appraisals, in the order posted. */
+  readonly devices: readonly Appraisal[];
   /** The EAR JWT. */
   readonly token: string;
 }
@@ -137,12 +145,10 @@ export class AttestationService {
     const now = cp.clock();
     const session = this.#sessions.open(token, now);
     const envelope = parseEnvelope(body);
-    const verifier = this.#verifiers.get(envelope.evidenceType);
-    if (verifier === undefined) {
-      throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(envelope.evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ')})`);
-    }
+    const verifier = this.#verifierFor(envelope.evidenceType);
+    const deviceVerifiers = envelope.devices.map((device) => this.#verifierFor(device.evidenceType));
     const { jwk: instanceKey, thumbprint: instance } = await this.#instanceKey(envelope.instanceKey);
-    const outcome = await this.#verify(verifier, envelope, session, now);
+    const outcome = await this.#verifyAll(verifier, deviceVerifiers, envelope, session, now);
     const digest = sha256(body);
     const { result } = await cp.committer.submit<VerdictResult>(
       tenant,
@@ -150,13 +156,22 @@ export class AttestationService {
         session,
         instance,
         evidence: { type: envelope.evidenceType, digest, body, bodyType: contentType },
+        devices: envelope.devices.map((device) => device.evidenceType),
         outcome,
-        appraise: (claims, policy, releases, at) => this.#appraise(digest, claims, policy, releases, at),
+        appraise: (claims, policy, releases, at, subject) => this.#appraise(digest, claims, policy, releases, at, subject),
         reads: this.#reads,
         retainUntil: new Date(now.getTime() + (this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS) * 1000),
       }),
     );
     const { appraisal } = result;
+    const submod = (name: string, tee: TeeClass, a: Appraisal) => ({
+      name,
+      tee,
+      status: a.status,
+      trustVector: a.trustVector,
+      policyId: a.policyId,
+      ...(a.matchedRelease === undefined ? {} : { matchedRelease: a.matchedRelease }),
+    });
     const ear = await issueEar(
       {
         nonce: session.nonce,
@@ -167,6 +182,7 @@ export class AttestationService {
         trustVector: appraisal.trustVector,
         policyId: appraisal.policyId,
         ...(appraisal.matchedRelease === undefined ? {} : { matchedRelease: appraisal.matchedRelease }),
+        devices: result.devices.map((device, i) => submod(deviceSubmod(session.workload, deviceVerifiers[i]!.plugin.teeClass, i), deviceVerifiers[i]!.plugin.teeClass, device)),
         instanceKey,
         ...(this.#options.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.#options.tokenLifetimeSeconds }),
         ...(this.#options.tokenJitter === undefined ? {} : { jitter: { fraction: this.#options.tokenJitter } }),
@@ -174,7 +190,15 @@ export class AttestationService {
       this.#options.tokenKey,
       cp.clock(),
     );
-    return { session, envelope, instance, appraisal, token: ear };
+    return { session, envelope, instance, appraisal, devices: result.devices, token: ear };
+  }
+
+  #verifierFor(evidenceType: string): EvidenceVerifier {
+    const verifier = this.#verifiers.get(evidenceType);
+    if (verifier === undefined) {
+      throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ')})`);
+    }
+    return verifier;
   }
 
   /**
@@ -207,8 +231,8 @@ export class AttestationService {
         counts.unavailable += 1;
         return { ...known, wouldBe: 'unavailable', reasons: [] };
       }
-      const { claims } = JSON.parse(row.meta) as { claims: Claims };
-      const appraisal = this.#appraise(row.evidence_digest, claims, policy, releases, now);
+      const { claims, devices = [] } = JSON.parse(row.meta) as { claims: Claims; devices?: Claims[] };
+      const { appraisal } = appraiseComposite({ claims, devices }, policy, releases, now, (c, p, r, at, subject) => this.#appraise(row.evidence_digest, c, p, r, at, subject));
       counts[appraisal.status] += 1;
       return { ...known, wouldBe: appraisal.status, reasons: appraisal.reasons };
     });
@@ -225,29 +249,42 @@ export class AttestationService {
     return key;
   }
 
-  async #verify(verifier: EvidenceVerifier, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<{ claims: Claims } | { error: EvidenceError }> {
+  /** The TEE's evidence and every device's, each checked for the nonce and key binding; the first refusal wins. */
+  async #verifyAll(verifier: EvidenceVerifier, deviceVerifiers: readonly EvidenceVerifier[], envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<VerifiedEvidence | { error: EvidenceError }> {
     try {
-      const claims = await verifier.plugin.verify(envelope.evidence, {
-        now,
-        ...(verifier.trustAnchors === undefined ? {} : { trustAnchors: verifier.trustAnchors }),
-        collateral: envelope.collateral,
-        // The TPM checks its qualifying data itself; the others are checked below.
-        ...(verifier.plugin.teeClass === 'tpm' ? { expectedNonce: expectedReportData('tpm', session.nonce, envelope.instanceKey) } : {}),
-      });
-      checkBinding(claims, session.nonce, envelope.instanceKey);
-      return { claims };
+      const claims = await this.#verify(verifier, envelope, envelope, session, now);
+      const devices: Claims[] = [];
+      for (const [i, device] of envelope.devices.entries()) devices.push(await this.#verify(deviceVerifiers[i]!, device, envelope, session, now));
+      return { claims, devices };
     } catch (error) {
       if (error instanceof EvidenceError) return { error };
       throw error;
     }
   }
 
-  #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date): Appraisal {
-    // Releases are never deleted, so their count names the set the reasons were written against.
+  async #verify(verifier: EvidenceVerifier, evidence: DeviceEvidence, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<Claims> {
+    const tee = verifier.plugin.teeClass;
+    const stored = (await this.#options.collateral?.forClass(tee)) ?? [];
+    const claims = await verifier.plugin.verify(evidence.evidence, {
+      now,
+      ...(verifier.trustAnchors === undefined ? {} : { trustAnchors: verifier.trustAnchors }),
+      // What the instance posted comes first: plugins take the first document that fits.
+      collateral: stored.length === 0 ? evidence.collateral : [...evidence.collateral, ...stored],
+      // Some formats compare the binding with their own nonce field; all are checked below.
+      ...(CHECKS_OWN_NONCE.has(tee) ? { expectedNonce: expectedReportData(tee, session.nonce, envelope.instanceKey) } : {}),
+    });
+    checkBinding(claims, session.nonce, envelope.instanceKey);
+    return claims;
+  }
+
+  #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date, subject: Subject): Appraisal {
     // Deadlines make an appraisal depend on the time; which of them have passed is part of the key.
     const passed = policy.document.accepted.reduce((n, entry) => n + (deadlinePassed(entry, now) ? 1 : 0), 0);
-    return this.#appraisals.getOrSet(`${evidenceDigest} ${policy.id} ${releases.size} ${passed}`, () =>
-      appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy) }),
+    // Releases are never deleted, so their count names the set the reasons were written against;
+    // a TEE's devices come from the same posted document, so its digest covers them.
+    return this.#appraisals.getOrSet(`${evidenceDigest}${subject.key} ${policy.id} ${releases.size} ${passed}`, () =>
+      appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy), ...('device' in subject ? { device: true } : { devices: subject.devices }) }),
     );
   }
+
 }

@@ -1,16 +1,21 @@
 import type { Clock } from '../core/clock.js';
 import { CovenantError } from '../core/errors.js';
+import { constitutionProjection } from '../ceremony/constitution.js';
 import { trustBaseProjection } from '../ceremony/members.js';
+import { proposalProjection, type CommandRegistry } from '../ceremony/proposals.js';
+import { commandRegistry } from './commands.js';
 import { Checkpointer, type LogKey } from '../ledger/checkpointer.js';
 import { Committer, type Projector, type Unit } from '../ledger/committer.js';
 import type { LedgerEntry } from '../ledger/entry.js';
 import { LedgerReader } from '../ledger/ledger.js';
+import { collateralProjection } from '../collateral/commands.js';
+import { keyBrokerProjection } from '../keys/commands.js';
 import { policyProjection } from '../policy/commands.js';
 import type { Store, Tx } from '../store/store.js';
 import { rolloutProjection } from '../rollout/commands.js';
 import { verdictProjection } from '../verifier/verdict.js';
 
-const handlers: Record<string, Projector> = { ...trustBaseProjection, ...policyProjection, ...verdictProjection, ...rolloutProjection };
+const handlers: Record<string, Projector> = { ...trustBaseProjection, ...constitutionProjection, ...proposalProjection, ...policyProjection, ...verdictProjection, ...rolloutProjection, ...keyBrokerProjection, ...collateralProjection };
 
 /**
  * The projection of the whole ledger: every entry type that changes state has a
@@ -34,6 +39,8 @@ export class ControlPlane {
   readonly ledger: LedgerReader;
   readonly checkpointer: Checkpointer;
   readonly logKey: (tenant: string) => LogKey;
+  /** What approved proposals run. */
+  readonly commands: CommandRegistry = commandRegistry;
 
   constructor(options: ControlPlaneOptions) {
     this.store = options.store;

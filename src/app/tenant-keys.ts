@@ -1,4 +1,4 @@
-import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CovenantError } from '../core/errors.js';
@@ -131,4 +131,36 @@ async function sessionKey(dir: string): Promise<Uint8Array> {
 export async function loadBootstrapAdmins(dataDir: string, tenant: string): Promise<MemberAdded[]> {
   const text = await readFile(join(tenantDir(dataDir, tenant), 'admins.json'), 'utf8');
   return JSON.parse(text) as MemberAdded[];
+}
+
+/**
+ * The key broker's two secrets, 32 random bytes each in base64 (mode 0600), created on
+ * the first start that needs them, like `session.key`: `keys/<tenant>/kek.key`, the
+ * key-encryption key of the file KMS (src/keys/kms.ts), and `keys/<tenant>/sealing.key`,
+ * the master secret sealing-slot keys derive from (src/keys/slots.ts). Replicas must
+ * share them; losing `kek.key` loses every stored secret, and replacing `sealing.key`
+ * changes every sealing key.
+ */
+export interface KeyBrokerKeys {
+  readonly kek: Uint8Array;
+  readonly sealing: Uint8Array;
+}
+
+export const KEY_BROKER_KEY_BYTES = 32;
+
+async function randomKeyFile(path: string): Promise<Uint8Array> {
+  try {
+    await writeFile(path, randomBytes(KEY_BROKER_KEY_BYTES).toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const key = new Uint8Array(Buffer.from((await readFile(path, 'utf8')).trim(), 'base64'));
+  if (key.length !== KEY_BROKER_KEY_BYTES) throw new CovenantError('bad-request', `${path} must hold ${KEY_BROKER_KEY_BYTES} bytes in base64`);
+  return key;
+}
+
+export async function loadKeyBrokerKeys(dataDir: string, tenant: string): Promise<KeyBrokerKeys> {
+  const dir = tenantDir(dataDir, tenant);
+  if (!(await tenantKeysExist(dataDir, tenant))) throw new CovenantError('not-found', `no keys for tenant ${tenant} in ${dir}: run \`covenant init\` first`);
+  return { kek: await randomKeyFile(join(dir, 'kek.key')), sealing: await randomKeyFile(join(dir, 'sealing.key')) };
 }

@@ -16,6 +16,22 @@ export class ServerProblem extends Error {
 /** The server could not be reached at all. */
 export class Unreachable extends Error {}
 
+/** The change was accepted as a proposal (202): not an error, but not done either. */
+export class PendingProposal extends Error {
+  constructor(readonly proposal: { readonly id: string; readonly command: string; readonly approvals: readonly string[]; readonly needed: number; readonly expiresAt: string }) {
+    super(`proposal ${proposal.id} pending`);
+  }
+
+  /** What the CLI prints for it: the proposal and how to approve it. */
+  lines(): [string, string] {
+    const { id, command, approvals, needed, expiresAt } = this.proposal;
+    return [
+      `proposal ${id} pending: ${command} needs ${needed} approvals, has ${approvals.length}${approvals.length > 0 ? ` (${approvals.join(', ')})` : ''}; open until ${expiresAt}`,
+      `approve with: covenant proposal approve ${id.slice(0, 16)}  (or offline: covenant proposal export / sign / approve --signature)`,
+    ];
+  }
+}
+
 export interface Signer {
   readonly member: string;
   readonly key: MemberPrivateKey;
@@ -72,6 +88,10 @@ export class Client {
       throw new Unreachable(`cannot reach the server at ${this.server}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`);
     }
     const text = await response.text();
+    if (response.status === 202) {
+      const reply = JSON.parse(text) as { status?: string; proposal?: PendingProposal['proposal'] };
+      if (reply.status === 'pending' && reply.proposal !== undefined) throw new PendingProposal(reply.proposal);
+    }
     if (!response.ok) {
       let problem: { type?: string; detail?: string; title?: string } = {};
       try {

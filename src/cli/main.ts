@@ -1,16 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CovenantError } from '../core/errors.js';
-import { ServerProblem, Unreachable } from './client.js';
+import { PendingProposal, ServerProblem, Unreachable } from './client.js';
 import { registerAttestCommand } from './commands/attest.js';
 import { registerAuditCommands, VerificationFailed } from './commands/audit.js';
+import { registerCeremonyCommands } from './commands/ceremony.js';
+import { registerCollateralCommands } from './commands/collateral.js';
 import { registerEvidenceCommands } from './commands/evidence.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerKbsCommands } from './commands/kbs.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerSecretCommands } from './commands/secret.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSimCommands } from './commands/sim.js';
 import { registerTokenCommands } from './commands/token.js';
@@ -31,10 +35,16 @@ export const EXIT = {
   tampered: 4,
 } as const;
 
-const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The package's version: from dist/src/cli when built, from src/cli under the test runner. */
+function packageVersion(): string {
+  const candidates = ['../../../package.json', '../../package.json'].map((path) => new URL(path, import.meta.url));
+  const found = candidates.find((url) => existsSync(url));
+  return found === undefined ? 'unknown' : (JSON.parse(readFileSync(found, 'utf8')) as { version: string }).version;
+}
+const version = packageVersion();
 
 /** Leaf commands that never talk to a server, as `<parent> <name>`: leaf names alone clash (`audit verify`). */
-const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify', 'token rotate-key', 'sim init']);
+const LOCAL_COMMANDS = new Set(['covenant serve', 'member keygen', 'evidence verify', 'token rotate-key', 'sim init', 'proposal sign']);
 
 export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const ctx = createContext(out, env);
@@ -56,11 +66,15 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerRolloutCommands(program, ctx);
   registerFleetCommands(program, ctx);
   registerMemberCommands(program, ctx);
+  registerCeremonyCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerEvidenceCommands(program, ctx);
+  registerCollateralCommands(program, ctx);
   registerAttestCommand(program, ctx);
   registerSimCommands(program, ctx);
   registerTokenCommands(program, ctx);
+  registerSecretCommands(program, ctx);
+  registerKbsCommands(program, ctx);
   // Every subcommand throws instead of exiting, so main() decides the exit code.
   const override = (command: Command): void => {
     for (const sub of command.commands) {
@@ -83,10 +97,19 @@ export async function main(argv: readonly string[], out: Output = consoleOutput,
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
+    // Raised by an action, not by commander's own parsing, so nothing has been printed yet.
+    if (error instanceof InvalidArgumentError) {
+      out.error(`covenant: ${error.message}`);
+      return EXIT.usage;
+    }
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
       return EXIT.usage;
+    }
+    if (error instanceof PendingProposal) {
+      for (const line of error.lines()) out.line(line);
+      return EXIT.ok;
     }
     if (error instanceof VerificationFailed) {
       out.error(`covenant: ${error.message}`);

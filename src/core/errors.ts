@@ -27,6 +27,7 @@ export type ProblemType =
   | 'proof-unavailable'
   | 'rate-limited'
   | 'gate-closed'
+  | 'proposal-pending'
   | 'evidence-invalid'
   | 'session-expired'
   | 'internal';
@@ -55,6 +56,8 @@ const STATUS: Record<ProblemType, number> = {
   'proof-unavailable': 404,
   'rate-limited': 429,
   'gate-closed': 412,
+  // Not a failure: the change waits for approvals (the HTTP edge answers 202 with the proposal).
+  'proposal-pending': 202,
   'evidence-invalid': 422,
   'session-expired': 410,
   internal: 500,

@@ -31,8 +31,14 @@ export interface PolicyUpdate {
   readonly remove?: readonly string[];
   /** Deadlines to set (or move) on releases the new version accepts. */
   readonly deadlines?: readonly ReleaseDeadline[];
-  /** Versions whose deadline is lifted (a rolled-back rollout's). */
+  /** Versions whose deadline is lifted (a rolled-back rollout's, a ratified break-glass's). */
   readonly clearDeadlines?: readonly string[];
+  /**
+   * Break-glass: retired or revoked releases may be accepted again, but only for a
+   * time — each must get a deadline in the same update, when it leaves again unless
+   * the normal quorum ratifies it.
+   */
+  readonly readmit?: boolean;
   readonly floor?: number;
   /** Rules to add or replace: name → CEL expression. */
   readonly rules?: Readonly<Record<string, string>>;
@@ -170,7 +176,8 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
     const release = releaseFor(releases, version, tenant, workload);
     // No way back: what a completed rollout removed, or a revocation, stays out (only
     // break-glass may re-admit it), or an old, vulnerable version could return.
-    if (!accepted.has(version) && (release.status === 'revoked' || release.status === 'retired')) {
+    const timeBoxed = update.readmit === true && (update.deadlines ?? []).some((deadline) => deadline.version === version);
+    if (!accepted.has(version) && !timeBoxed && (release.status === 'revoked' || release.status === 'retired')) {
       throw new CovenantError(
         'readmission-refused',
         `release ${version} is ${release.status === 'revoked' ? 'revoked' : 'retired (removed by a completed rollout or an earlier policy)'} and cannot be accepted again; register and roll out a new release`,

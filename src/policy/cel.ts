@@ -19,6 +19,10 @@ import { CovenantError } from '../core/errors.js';
  * | `tcb_status` | string              | TCB status (`UpToDate`, `OutOfDate`, …)                  |
  * | `config`     | map(string, string) | the release's configuration digests, name → `alg:hex`    |
  * | `workload`   | string              | the workload the instance attests as                     |
+ * | `devices`    | list(map(string, dyn)) | attached devices' appraisals: `tee`, `status`, `release` (`''` when none matched) |
+ *
+ * A policy that must not let data reach an unattested GPU says so with a rule such as
+ * `devices.exists(d, d.tee == 'nvidia-gpu' && d.status == 'affirming')`.
  *
  * A rule's static type must be `bool`: a `dyn` result (e.g. a bare `claims.flag`) is
  * rejected so that a typo cannot pass type checking and fail only at appraisal time;
@@ -34,6 +38,7 @@ export const RULE_VARIABLES = Object.freeze({
   tcb_status: 'string',
   config: 'map<string, string>',
   workload: 'string',
+  devices: 'list<map<string, dyn>>',
 } as const);
 
 /** Longest accepted rule, in UTF-8 bytes. */
@@ -71,6 +76,15 @@ export interface RuleActivation {
   readonly tcb_status: string;
   readonly config: Readonly<Record<string, string>>;
   readonly workload: string;
+  /** Absent where no devices can be attached (a key release's activation): none. */
+  readonly devices?: readonly DeviceSummary[];
+}
+
+/** What a rule knows of an attached device: its class, its verdict, its release. */
+export interface DeviceSummary {
+  readonly tee: string;
+  readonly status: string;
+  readonly release: string;
 }
 
 /**
@@ -212,6 +226,7 @@ function toContext(activation: RuleActivation): Record<string, unknown> {
     tcb_status: activation.tcb_status,
     config: new Map(Object.entries(activation.config)),
     workload: activation.workload,
+    devices: (activation.devices ?? []).map((device) => new Map(Object.entries(device))),
   };
 }
 

@@ -4,10 +4,11 @@ import type { PolicyVersion, Release, Workload } from '../core/model.js';
 import { validateWorkloadName } from '../core/names.js';
 import { decidePolicyUpdate, releaseStatusChanges, type PolicyUpdate } from '../core/policy.js';
 import { buildReleaseDocument, decideReleaseRegistration, type ReleaseArgs } from '../core/release.js';
-import { authorized } from '../ceremony/members.js';
-import type { Projector, Unit } from '../ledger/committer.js';
+import { z } from 'zod';
+import { defineCommand, governed } from '../ceremony/command.js';
+import { parseArgs } from '../ceremony/parse-args.js';
 import type { Actor } from '../core/model.js';
-import type { Decision } from '../ledger/committer.js';
+import type { Decision, Projector, Unit } from '../ledger/committer.js';
 import type { NewEntry } from '../ledger/entry.js';
 import {
   CHANGE_REFUSED,
@@ -20,32 +21,46 @@ import {
   type WorkloadCreated,
 } from './events.js';
 import { checkRule } from './cel.js';
+import { RegisterRelease, UpdatePolicy, workloadName } from './schemas.js';
 import { currentPolicy, findRelease, findWorkload, releasesByVersion, requireWorkload, rolloutLock } from './queries.js';
 
-export function createWorkload(signer: string, name: string): Unit<Workload> {
-  return authorized(signer, 'workload', 'workload.create', async (tx, ctx, actor) => {
-    const valid = validateWorkloadName(name);
+export const WORKLOAD_CREATE = defineCommand({
+  name: 'workload.create',
+  action: 'workload',
+  parse: (args) => parseArgs(z.strictObject({ name: workloadName }), args),
+  target: (args) => `workload/${args.name}`,
+  async run(tx, ctx, actor, args): Promise<Decision<Workload>> {
+    const valid = validateWorkloadName(args.name);
     if (await findWorkload(tx, ctx.tenant, valid)) throw new CovenantError('conflict', `workload ${valid} already exists`);
     const payload: WorkloadCreated = { name: valid };
     return {
       entries: [{ type: WORKLOAD_CREATED, actor, workload: valid, payload }],
       result: { tenant: ctx.tenant, name: valid, createdAt: ctx.now.toISOString(), createdBy: actor },
     };
-  });
-}
+  },
+});
 
-export function registerRelease(signer: string, workload: string, args: ReleaseArgs): Unit<Release> {
-  return authorized(signer, 'release', 'release.register', async (tx, ctx, actor) => {
+const RegisterArgs = z.strictObject({ workload: workloadName, release: RegisterRelease });
+
+export const RELEASE_REGISTER = defineCommand({
+  name: 'release.register',
+  action: 'release',
+  parse: (args) => parseArgs(RegisterArgs, args),
+  target: (args) => `release/${args.workload}/${args.release.version}`,
+  async run(tx, ctx, actor, { workload, release }): Promise<Decision<Release>> {
     await requireWorkload(tx, ctx.tenant, workload);
-    const document = buildReleaseDocument(ctx.tenant, workload, args);
+    const document = buildReleaseDocument(ctx.tenant, workload, release as ReleaseArgs);
     const { digest } = decideReleaseRegistration(await findRelease(tx, ctx.tenant, workload, document.version), document);
     const payload: ReleaseRegistered = { digest, document };
     return {
       entries: [{ type: RELEASE_REGISTERED, actor, workload, payload }],
       result: { document, digest, status: 'registered', createdAt: ctx.now.toISOString() },
     };
-  });
-}
+  },
+});
+
+export const createWorkload = (signer: string, name: string): Unit<Workload> => governed(signer, WORKLOAD_CREATE, { name });
+export const registerRelease = (signer: string, workload: string, release: ReleaseArgs): Unit<Release> => governed(signer, RELEASE_REGISTER, { workload, release });
 
 /** The ledger entry of a new policy version, with the release lifecycle changes it makes. */
 export function policyVersionEntry(actor: Actor, workload: string, version: PolicyVersion, releaseStatus: PolicyVersionCreated['releaseStatus']): NewEntry<PolicyVersionCreated> {
@@ -69,12 +84,16 @@ export async function ledgeringRefusals<T>(actor: Actor, workload: string, comma
   }
 }
 
-export function updatePolicy(signer: string, workload: string, update: PolicyUpdate): Unit<PolicyVersion> {
-  return authorized(signer, 'policy', 'policy.update', (tx, ctx, actor) =>
+export const POLICY_UPDATE = defineCommand({
+  name: 'policy.update',
+  action: 'policy',
+  parse: (args) => parseArgs(z.strictObject({ workload: workloadName, update: UpdatePolicy }), args),
+  target: (args) => `policy/${args.workload}`,
+  run: (tx, ctx, actor, { workload, update }): Promise<Decision<PolicyVersion>> =>
     ledgeringRefusals(actor, workload, 'policy.update', async () => {
       await requireWorkload(tx, ctx.tenant, workload);
       const lock = await rolloutLock(tx, ctx.tenant, workload);
-      const touched = [...(update.remove ?? []), ...(update.deadlines ?? []).map((d) => d.version), ...(update.clearDeadlines ?? [])];
+      const touched = [...(update.remove ?? [])];
       const locked = lock === undefined ? undefined : touched.find((version) => lock.versions.includes(version));
       if (lock !== undefined && locked !== undefined) {
         throw new CovenantError('conflict', `release ${locked} is part of rollout #${lock.number}; complete or roll back the rollout instead of changing it by hand`);
@@ -92,8 +111,9 @@ export function updatePolicy(signer: string, workload: string, update: PolicyUpd
       });
       return { entries: [policyVersionEntry(actor, workload, version, releaseStatusChanges(current?.document ?? null, version.document))], result: version };
     }),
-  );
-}
+});
+
+export const updatePolicy = (signer: string, workload: string, update: PolicyUpdate): Unit<PolicyVersion> => governed(signer, POLICY_UPDATE, { workload, update });
 
 export const policyProjection: Record<string, Projector> = {
   [WORKLOAD_CREATED]: async (tx, entry) => {

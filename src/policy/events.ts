@@ -36,3 +36,20 @@ export interface ChangeRefused {
   readonly type: string;
   readonly reason: string;
 }
+
+export const BREAK_GLASS_OPENED = 'policy.break-glass';
+export const BREAK_GLASS_RATIFIED = 'policy.break-glass-ratified';
+
+/** Releases accepted again in an emergency, until `until` unless ratified. */
+export interface BreakGlassOpened {
+  readonly versions: readonly string[];
+  readonly until: string;
+  readonly reason: string;
+  readonly policy: string;
+}
+
+export interface BreakGlassRatified {
+  readonly versions: readonly string[];
+  readonly reason: string;
+  readonly policy: string;
+}

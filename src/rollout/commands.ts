@@ -17,8 +17,13 @@ import {
   type RolloutArgs,
   type RolloutOutcome,
   type TransitionTrigger,
+  MAX_WAVES,
 } from '../core/rollout.js';
-import { authorized } from '../ceremony/members.js';
+import { z } from 'zod';
+import { defineCommand, governed } from '../ceremony/command.js';
+import { parseArgs } from '../ceremony/parse-args.js';
+import { workloadName } from '../policy/schemas.js';
+import { EndArgs, StartArgs } from './schemas.js';
 import type { Decision, Projector, Unit } from '../ledger/committer.js';
 import type { NewEntry } from '../ledger/entry.js';
 import { checkRule } from '../policy/cel.js';
@@ -89,8 +94,12 @@ async function decidePolicy(tx: Tx, ctx: Ctx, actor: Actor, workload: string, up
   });
 }
 
-export function startRollout(signer: string, workload: string, args: RolloutArgs): Unit<RolloutTransition> {
-  return authorized(signer, 'rollout-start', 'rollout.start', (tx, ctx, actor) =>
+export const ROLLOUT_START = defineCommand({
+  name: 'rollout.start',
+  action: 'rollout-start',
+  parse: (raw) => parseArgs(StartArgs, raw),
+  target: (args) => `rollout/${args.workload}`,
+  run: (tx, ctx, actor, { workload, ...args }): Promise<Decision<RolloutTransition>> =>
     ledgeringRefusals(actor, workload, 'rollout.start', async () => {
       await requireWorkload(tx, ctx.tenant, workload);
       const current = await currentPolicy(tx, ctx.tenant, workload);
@@ -114,8 +123,7 @@ export function startRollout(signer: string, workload: string, args: RolloutArgs
         result: { rollout, gate: evaluateGate(rollout, { affirming: 0, warning: 0, contraindicated: 0 }, [], ctx.now), policy },
       };
     }),
-  );
-}
+});
 
 function advanced(actor: Actor, rollout: Rollout, toWave: number, trigger: 'manual' | 'gate', reason: string, gate: GateEvaluation, now: Date): Decision<RolloutTransition> {
   const payload: RolloutAdvanced = { number: rollout.document.number, fromWave: rollout.wave, toWave, trigger, reason, gate };
@@ -153,33 +161,52 @@ async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'co
  * Ends the wave by hand: the next wave, or completion after the last. `expectedWave`
  * (0-based) makes a retried or raced request harmless: it applies to that wave only.
  */
-export function advanceRollout(signer: string, workload: string, options: { readonly expectedWave?: number; readonly reason?: string } = {}): Unit<RolloutTransition> {
-  return authorized(signer, 'rollout-advance', 'rollout.advance', async (tx, ctx, actor) => {
+export const ROLLOUT_ADVANCE = defineCommand({
+  name: 'rollout.advance',
+  action: 'rollout-advance',
+  parse: (raw) => parseArgs(z.strictObject({ workload: workloadName, expectedWave: z.number().int().min(0).max(MAX_WAVES).optional(), reason: z.string().max(1024).optional() }), raw),
+  target: (args) => `rollout/${args.workload}/advance`,
+  async run(tx, ctx, actor, { workload, expectedWave, reason: given }): Promise<Decision<RolloutTransition>> {
     const rollout = await requireActive(tx, ctx.tenant, workload);
     const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
-    const step = decideManualAdvance(rollout, workload, gate, options.expectedWave);
-    const reason = options.reason?.trim() || `advanced by ${actor}; gate: ${describeGate(gate)}`;
+    const step = decideManualAdvance(rollout, workload, gate, expectedWave);
+    const reason = given?.trim() || `advanced by ${actor}; gate: ${describeGate(gate)}`;
     return step.kind === 'advance' ? advanced(actor, rollout, step.toWave, 'manual', reason, gate, ctx.now) : ended(tx, ctx, actor, rollout, 'complete', 'manual', reason, gate);
-  });
-}
+  },
+});
 
 /** Completes the rollout now, whatever wave it is in, unless its gate has failed. */
-export function completeRollout(signer: string, workload: string, reason: string): Unit<RolloutTransition> {
-  return authorized(signer, 'rollout-complete', 'rollout.complete', async (tx, ctx, actor) => {
+export const ROLLOUT_COMPLETE = defineCommand({
+  name: 'rollout.complete',
+  action: 'rollout-complete',
+  parse: (raw) => parseArgs(EndArgs, raw),
+  target: (args) => `rollout/${args.workload}/complete`,
+  async run(tx, ctx, actor, { workload, reason }): Promise<Decision<RolloutTransition>> {
     const rollout = await requireActive(tx, ctx.tenant, workload);
     const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
     if (gate.verdict === 'fail') throw new CovenantError('conflict', `the gate of wave ${rollout.wave + 1} has failed (${describeGate(gate)}): roll back instead`);
     return ended(tx, ctx, actor, rollout, 'complete', 'manual', requireReason(reason), gate);
-  });
-}
+  },
+});
 
 /** Rolls back now. Nothing blocks it: an unhealthy gate is a reason to roll back, never against. */
-export function rollbackRollout(signer: string, workload: string, reason: string): Unit<RolloutTransition> {
-  return authorized(signer, 'rollout-rollback', 'rollout.rollback', async (tx, ctx, actor) => {
+export const ROLLOUT_ROLLBACK = defineCommand({
+  name: 'rollout.rollback',
+  action: 'rollout-rollback',
+  parse: (raw) => parseArgs(EndArgs, raw),
+  // Its own target: an open advance or completion proposal never stands in a rollback's way.
+  target: (args) => `rollout/${args.workload}/rollback`,
+  async run(tx, ctx, actor, { workload, reason }): Promise<Decision<RolloutTransition>> {
     const rollout = await requireActive(tx, ctx.tenant, workload);
     return ended(tx, ctx, actor, rollout, 'rollback', 'manual', requireReason(reason), await gateNow(tx, ctx.tenant, rollout, ctx.now));
-  });
-}
+  },
+});
+
+export const startRollout = (signer: string, workload: string, args: RolloutArgs): Unit<RolloutTransition> => governed(signer, ROLLOUT_START, { workload, ...args });
+export const advanceRollout = (signer: string, workload: string, options: { readonly expectedWave?: number; readonly reason?: string } = {}): Unit<RolloutTransition> =>
+  governed(signer, ROLLOUT_ADVANCE, { workload, ...options });
+export const completeRollout = (signer: string, workload: string, reason: string): Unit<RolloutTransition> => governed(signer, ROLLOUT_COMPLETE, { workload, reason });
+export const rollbackRollout = (signer: string, workload: string, reason: string): Unit<RolloutTransition> => governed(signer, ROLLOUT_ROLLBACK, { workload, reason });
 
 function requireReason(reason: string): string {
   const text = typeof reason === 'string' ? reason.trim() : '';
@@ -259,8 +286,12 @@ export interface Revocation {
  * with a deadline — accepted with a warning until then and dropped at the deadline.
  * A release a rollout is moving to cannot be revoked under it: roll back first.
  */
-export function revokeRelease(signer: string, workload: string, args: RevokeArgs): Unit<Revocation> {
-  return authorized(signer, 'revocation', 'release.revoke', async (tx, ctx, actor) => {
+export const RELEASE_REVOKE = defineCommand({
+  name: 'release.revoke',
+  action: 'revocation',
+  parse: (raw) => parseArgs(z.strictObject({ workload: workloadName, version: z.string().min(1).max(64), reason: z.string().max(1024), deadline: z.string().max(64).optional() }), raw),
+  target: (args) => `release/${args.workload}/${args.version}`,
+  async run(tx, ctx, actor, { workload, ...args }): Promise<Decision<Revocation>> {
     await requireWorkload(tx, ctx.tenant, workload);
     const reason = requireReason(args.reason);
     const release = await findRelease(tx, ctx.tenant, workload, args.version);
@@ -290,8 +321,10 @@ export function revokeRelease(signer: string, workload: string, args: RevokeArgs
     const entries: NewEntry[] = [{ type: RELEASE_REVOKED, actor, workload, payload }];
     if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));
     return { entries, result: { version: args.version, deadline, ...(policy === undefined ? {} : { policy }) } };
-  });
-}
+  },
+});
+
+export const revokeRelease = (signer: string, workload: string, args: RevokeArgs): Unit<Revocation> => governed(signer, RELEASE_REVOKE, { workload, ...args });
 
 export interface SignalArgs {
   readonly source: string;
@@ -300,8 +333,12 @@ export interface SignalArgs {
 }
 
 /** An external health signal (a monitoring system, a canary analysis) for the workload's gates. */
-export function signalHealth(signer: string, workload: string, args: SignalArgs): Unit<HealthSignalled & { at: string }> {
-  return authorized(signer, 'health-signal', 'rollout.signal', async (tx, ctx, actor) => {
+export const HEALTH_SIGNAL = defineCommand({
+  name: 'rollout.signal',
+  action: 'health-signal',
+  parse: (raw) => parseArgs(z.strictObject({ workload: workloadName, source: z.string().max(64), healthy: z.boolean(), detail: z.string().max(512).optional() }), raw),
+  target: (args) => `health/${args.workload}/${args.source}`,
+  async run(tx, ctx, actor, { workload, ...args }): Promise<Decision<HealthSignalled & { at: string }>> {
     await requireWorkload(tx, ctx.tenant, workload);
     if (typeof args.source !== 'string' || !/^[a-z0-9][a-z0-9._/-]{0,63}$/.test(args.source)) {
       throw new CovenantError('validation-failed', 'source: must match [a-z0-9][a-z0-9._/-]{0,63}', { issues: [{ field: 'source', message: 'must match [a-z0-9][a-z0-9._/-]{0,63}' }] });
@@ -309,8 +346,10 @@ export function signalHealth(signer: string, workload: string, args: SignalArgs)
     const detail = (args.detail ?? '').trim().slice(0, 512).replaceAll('\u0000', '');
     const payload: HealthSignalled = { source: args.source, healthy: args.healthy === true, detail };
     return { entries: [{ type: HEALTH_SIGNALLED, actor, workload, payload }], result: { ...payload, at: ctx.now.toISOString() } };
-  });
-}
+  },
+});
+
+export const signalHealth = (signer: string, workload: string, args: SignalArgs): Unit<HealthSignalled & { at: string }> => governed(signer, HEALTH_SIGNAL, { workload, ...args });
 
 /**
  * A progressive-delivery controller's question (Argo Rollouts, Flagger), answered from

@@ -2,7 +2,9 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AttestationService } from '../app/attestation.js';
+import type { CollateralCache } from '../app/collateral-cache.js';
 import type { ControlPlane } from '../app/control-plane.js';
+import type { KeyBroker } from '../keys/broker.js';
 import { CovenantError } from '../core/errors.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { authenticate } from './auth.js';
@@ -12,7 +14,11 @@ import { longestLifetimeSeconds } from '../verifier/token-lifetime.js';
 import { jwksFromKeys, keysToPublish, type KeyRotation, type PublishedJwks } from '../verifier/token-keys.js';
 import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
+import { ceremonyRoutes } from './routes/ceremony.js';
+import { collateralRoutes } from './routes/collateral.js';
 import { healthRoutes } from './routes/health.js';
+import { kbsRoutes } from './routes/kbs.js';
+import { secretRoutes } from './routes/secrets.js';
 import { memberRoutes } from './routes/members.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -37,6 +43,10 @@ export interface ServerOptions {
   readonly attestation?: AttestationService;
   /** Limits on attesters (429 beyond them); absent means none, as in the benchmark. */
   readonly admission?: AdmissionLimits;
+  /** The key broker; without it the /kbs and /v1/secrets routes are absent. */
+  readonly keyBroker?: KeyBroker;
+  /** The verifiers' view of imported collateral, told of each import. */
+  readonly collateral?: CollateralCache;
 }
 
 declare module 'fastify' {
@@ -128,7 +138,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   rolloutRoutes(app, context);
+  ceremonyRoutes(app, context);
   auditRoutes(app, context);
+  collateralRoutes(app, { ...context, ...(options.collateral === undefined ? {} : { cache: options.collateral }) });
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;
   const rotations = options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! }));
   const longest = longestLifetimeSeconds(options.tokenLifetimeSeconds);
@@ -138,6 +150,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (options.attestation) {
     attestationRoutes(app, {
       attestation: options.attestation,
+      ...(options.admission === undefined ? {} : { admission: new Admission(options.admission, cp.clock) }),
+    });
+  }
+  if (options.keyBroker) {
+    secretRoutes(app, { ...context, broker: options.keyBroker });
+    kbsRoutes(app, {
+      broker: options.keyBroker,
+      jwks,
       ...(options.admission === undefined ? {} : { admission: new Admission(options.admission, cp.clock) }),
     });
   }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CovenantError, problemTypeUri, type FieldIssue, type ProblemType } from '../core/errors.js';
+import { ProposalPending } from '../ceremony/command.js';
 import { RateLimited } from './admission.js';
 
 /** RFC 9457 problem details, with the offending fields when there are any. */
@@ -112,6 +113,8 @@ export function rejectNulCharacters(request: FastifyRequest): void {
 }
 
 export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Not a problem: the change was accepted as a proposal and waits for approvals.
+  if (error instanceof ProposalPending) return reply.code(202).send({ status: 'pending', proposal: error.proposal });
   const typed = classify(error, request);
   if (typed.status >= 500) request.log.error({ err: error }, 'request failed');
   if (typed instanceof RateLimited) reply.header('retry-after', String(typed.retryAfterSeconds));

@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AttestationService, type EvidenceVerifier } from '../app/attestation.js';
+import { CollateralCache } from '../app/collateral-cache.js';
 import { ControlPlane } from '../app/control-plane.js';
-import { loadBootstrapAdmins, loadTenantKeys } from '../app/tenant-keys.js';
+import { loadBootstrapAdmins, loadKeyBrokerKeys, loadTenantKeys } from '../app/tenant-keys.js';
 import { createTenant } from '../ceremony/members.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CovenantError } from '../core/errors.js';
+import { KeyBroker } from '../keys/broker.js';
+import { FileKms } from '../keys/kms.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
@@ -86,6 +89,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       onBatch: metrics.onBatch,
     });
     await ensureTenant(cp, dataDir, options.tenant);
+    const collateral = new CollateralCache(store, options.tenant, clock);
+    const attestationOptions = {
+      cp,
+      tenant: options.tenant,
+      tokenKey: keys.token,
+      build: options.version,
+      collateral,
+      ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
+      ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
+    };
+    const brokerKeys = await loadKeyBrokerKeys(dataDir, options.tenant);
+    const keyBroker = new KeyBroker({
+      cp,
+      tenant: options.tenant,
+      kms: new FileKms(brokerKeys.kek),
+      sealingMaster: brokerKeys.sealing,
+      sessionKey: keys.session,
+      verifiers: options.verifiers,
+      // The same verifier settings as the attestation API's, with the KBS evidence adapter.
+      attestationFor: (verifier, sessionKey) => new AttestationService({ ...attestationOptions, sessionKey, verifiers: [verifier] }),
+    });
     const app = await buildServer({
       cp,
       tenant: options.tenant,
@@ -97,16 +121,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       tokenKeys: [...keys.retiredTokens, { key: keys.token }],
       admission: options.admission ?? DEFAULT_ADMISSION,
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
-      attestation: new AttestationService({
-        cp,
-        tenant: options.tenant,
-        sessionKey: keys.session,
-        tokenKey: keys.token,
-        verifiers: options.verifiers,
-        build: options.version,
-        ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
-        ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
-      }),
+      attestation: new AttestationService({ ...attestationOptions, sessionKey: keys.session, verifiers: options.verifiers }),
+      keyBroker,
+      collateral,
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const background = (task: () => Promise<unknown>, every: number): void => {

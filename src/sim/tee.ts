@@ -7,7 +7,7 @@
 import { createPublicKey, sign } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { formatDigest, parseDigest } from '../core/digest.js';
-import { encodeEvidence, encodeReport, SIM_REPORT_VERSION, workloadSchema, type SimReport, type SimWorkload } from '../evidence/sim/format.js';
+import { encodeEvidence, encodeReport, REPORT_DATA_BYTES, SIM_REPORT_VERSION, workloadSchema, type SimReport, type SimWorkload } from '../evidence/sim/format.js';
 import { expectedReportData } from '../verifier/binding.js';
 import type { PlatformIdentity } from './vendor.js';
 
@@ -61,6 +61,23 @@ export class SimulatedTee {
       reportData: Buffer.from(expectedReportData('sim', nonce, instancePublicKey)).toString('hex'),
     };
     const reportBytes = encodeReport(report);
+    const signature = sign(null, reportBytes, this.platform.privateKey);
+    return encodeEvidence({ report: reportBytes, signature: new Uint8Array(signature), platformCertificate: this.platform.certificate });
+  }
+
+  /**
+   * Evidence whose reportData is exactly `reportData` (64 bytes), for protocols that
+   * bind their own runtime data — the KBS puts SHA-384 of its canonical runtime data
+   * there (src/keys/runtime-data.ts). What it binds is the caller's to get right; the
+   * verifier decides whether it is the binding it expects.
+   */
+  reportOver(reportData: Uint8Array): Uint8Array {
+    if (reportData.length !== REPORT_DATA_BYTES) {
+      throw new CovenantError('validation-failed', `reportData must be ${REPORT_DATA_BYTES} bytes, got ${reportData.length}`, {
+        issues: [{ field: 'reportData', message: `must be ${REPORT_DATA_BYTES} bytes` }],
+      });
+    }
+    const reportBytes = encodeReport({ version: SIM_REPORT_VERSION, ...this.workload, reportData: Buffer.from(reportData).toString('hex') });
     const signature = sign(null, reportBytes, this.platform.privateKey);
     return encodeEvidence({ report: reportBytes, signature: new Uint8Array(signature), platformCertificate: this.platform.certificate });
   }

@@ -270,16 +270,138 @@ function rollouts(kind: StoreKind): Migration {
   };
 }
 
+function ceremonies(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('constitution')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('action', t.text, (c) => c.notNull())
+        .addColumn('rule', t.text, (c) => c.notNull())
+        .addColumn('set_at', t.text, (c) => c.notNull())
+        .addColumn('set_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('constitution_pkey', ['tenant', 'action'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('proposals')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('id', t.text, (c) => c.notNull())
+        .addColumn('action', t.text, (c) => c.notNull())
+        .addColumn('command', t.text, (c) => c.notNull())
+        .addColumn('target', t.text, (c) => c.notNull())
+        .addColumn('proposer', t.text, (c) => c.notNull())
+        .addColumn('status', t.text, (c) => c.notNull())
+        .addColumn('doc', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('expires_at', t.text, (c) => c.notNull())
+        .addColumn('closed_at', t.text)
+        .addColumn('closed_reason', t.text)
+        .addPrimaryKeyConstraint('proposals_pkey', ['tenant', 'id'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+      // Every governed command looks for open proposals.
+      await db.schema.createIndex('proposals_tenant_status_idx').on('proposals').columns(['tenant', 'status']).execute();
+
+      await db.schema
+        .createTable('proposal_votes')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('proposal', t.text, (c) => c.notNull())
+        .addColumn('member', t.text, (c) => c.notNull())
+        .addColumn('decision', t.text, (c) => c.notNull())
+        .addColumn('signature', t.text)
+        .addColumn('at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('proposal_votes_pkey', ['tenant', 'proposal', 'member'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+    },
+  };
+}
+
+function keyBroker(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('secrets')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('resource', t.text, (c) => c.notNull())
+        .addColumn('latest_version', t.int, (c) => c.notNull())
+        .addColumn('rules', t.text, (c) => c.notNull())
+        .addColumn('rules_revision', t.int, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('created_by', t.text, (c) => c.notNull())
+        .addColumn('updated_at', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('secrets_pkey', ['tenant', 'resource'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('secret_versions')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('resource', t.text, (c) => c.notNull())
+        .addColumn('version', t.int, (c) => c.notNull())
+        .addColumn('digest', t.text, (c) => c.notNull())
+        .addColumn('size', t.int, (c) => c.notNull())
+        .addColumn('kek', t.text, (c) => c.notNull())
+        .addColumn('created_at', t.text, (c) => c.notNull())
+        .addColumn('created_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('secret_versions_pkey', ['tenant', 'resource', 'version'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+
+      await db.schema
+        .createTable('sealing_windows')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('workload', t.text, (c) => c.notNull())
+        .addColumn('seconds', t.int, (c) => c.notNull())
+        .addColumn('set_at', t.text, (c) => c.notNull())
+        .addColumn('set_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('sealing_windows_pkey', ['tenant', 'workload'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+    },
+  };
+}
+
+function collateral(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('collateral')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('digest', t.text, (c) => c.notNull())
+        .addColumn('size', t.int, (c) => c.notNull())
+        .addColumn('kind', t.text, (c) => c.notNull())
+        .addColumn('classes', t.text, (c) => c.notNull())
+        .addColumn('subject', t.text, (c) => c.notNull())
+        .addColumn('not_before', t.text, (c) => c.notNull())
+        .addColumn('not_after', t.text, (c) => c.notNull())
+        .addColumn('imported_at', t.text, (c) => c.notNull())
+        .addColumn('imported_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('collateral_pkey', ['tenant', 'digest'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+    },
+  };
+}
+
 /** Every migration in apply order (kysely sorts by name, hence the zero-padded prefix). */
 export function migrations(kind: StoreKind): Record<string, Migration> {
   return {
     '0001_foundation': foundation(kind),
     '0002_attestation': attestation(kind),
     '0003_rollouts': rollouts(kind),
+    '0004_key_broker': keyBroker(kind),
+    '0005_ceremonies': ceremonies(kind),
+    '0006_collateral': collateral(kind),
   };
 }
 
-export const LATEST_MIGRATION = '0003_rollouts';
+export const LATEST_MIGRATION = '0006_collateral';
 
 /**
  * Applies every pending migration and returns the names applied (empty when the schema

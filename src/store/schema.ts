@@ -176,6 +176,102 @@ export interface HealthSignalsTable {
   at: string;
 }
 
+/** The constitution: the approval rule of each class of change that has one (the rest use the default). */
+export interface ConstitutionTable {
+  tenant: string;
+  action: string;
+  /** The rule, canonical JSON. */
+  rule: string;
+  set_at: string;
+  set_by: string;
+}
+
+/** Proposals: changes waiting for approvals, and how each ended. */
+export interface ProposalsTable {
+  tenant: string;
+  /** Content address of the proposal document. */
+  id: string;
+  action: string;
+  command: string;
+  target: string;
+  proposer: string;
+  /** open, executed, failed, rejected or invalidated (expired is derived). */
+  status: string;
+  /** The proposal document, canonical JSON. */
+  doc: string;
+  created_at: string;
+  expires_at: string;
+  closed_at: string | null;
+  closed_reason: string | null;
+}
+
+/** Members' signed decisions on proposals. */
+export interface ProposalVotesTable {
+  tenant: string;
+  proposal: string;
+  member: string;
+  /** approve or reject. */
+  decision: string;
+  /** base64 signature over the decision message; null for the proposer's own request. */
+  signature: string | null;
+  at: string;
+}
+
+/** Key-broker resources: metadata and release rules (the values are sealed attachments). */
+export interface SecretsTable {
+  tenant: string;
+  /** `repository/type/tag`. */
+  resource: string;
+  /** 1, 2, 3…: rotation adds a version. */
+  latest_version: number;
+  /** The release rules, canonical JSON array sorted by name. */
+  rules: string;
+  /** Count of rule changes (0 before the first): which rule set decided a release. */
+  rules_revision: number;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+/** One version of a key-broker resource: what the ledger says about it, never the value. */
+export interface SecretVersionsTable {
+  tenant: string;
+  resource: string;
+  version: number;
+  /** `sha256:<hex>` of the sealed value: the attachment holding it. */
+  digest: string;
+  /** Plaintext length, bytes. */
+  size: number;
+  /** The KMS key id the value's data key is wrapped under. */
+  kek: string;
+  created_at: string;
+  created_by: string;
+}
+
+/** The legacy sealing slot's migration window per workload, when a member set one. */
+export interface SealingWindowsTable {
+  tenant: string;
+  workload: string;
+  seconds: number;
+  set_at: string;
+  set_by: string;
+}
+
+/** Imported collateral (its bytes are an attachment, kept while it is valid). */
+export interface CollateralTable {
+  tenant: string;
+  digest: string;
+  size: number;
+  kind: string;
+  /** JSON array of the TEE classes that read it. */
+  classes: string;
+  subject: string;
+  not_before: string;
+  not_after: string;
+  imported_at: string;
+  imported_by: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   ledger_entries: LedgerEntriesTable;
@@ -192,10 +288,17 @@ export interface Database {
   attachments: AttachmentsTable;
   rollouts: RolloutsTable;
   health_signals: HealthSignalsTable;
+  constitution: ConstitutionTable;
+  proposals: ProposalsTable;
+  proposal_votes: ProposalVotesTable;
+  secrets: SecretsTable;
+  secret_versions: SecretVersionsTable;
+  sealing_windows: SealingWindowsTable;
+  collateral: CollateralTable;
 }
 
 /** State tables: projections of the ledger, rebuilt from it by replay. */
-export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances', 'rollouts', 'health_signals'] as const;
+export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'secrets', 'secret_versions', 'sealing_windows', 'collateral'] as const;
 export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
 export type { Generated };

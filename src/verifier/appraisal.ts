@@ -3,7 +3,7 @@ import { digestEquals, formatDigest } from '../core/digest.js';
 import type { AcceptedRelease, Digest, PolicyVersion, ReferenceValues, Release, TeeClass } from '../core/model.js';
 import { deadlinePassed } from '../core/policy.js';
 import type { Claims } from '../evidence/plugin.js';
-import type { RuleActivation } from '../policy/cel.js';
+import type { DeviceSummary, RuleActivation } from '../policy/cel.js';
 import { summariseClaims } from './claims.js';
 import { compilePolicyRules, type CompiledPolicyRules } from './rules.js';
 import { AR4SI, type TrustVector } from './trust-vector.js';
@@ -50,7 +50,9 @@ import { AR4SI, type TrustVector } from './trust-vector.js';
  *    `rule-failed:<name>` when a rule is false, `rule-error:<name>` when it cannot be
  *    evaluated (fail closed). Rules are only evaluated against a matched release:
  *    `release`, `svn` and `config` describe it, and inventing values for them would
- *    turn a no-match into misleading rule verdicts.
+ *    turn a no-match into misleading rule verdicts. They are the TEE's rules: a device
+ *    attached to it (composite evidence) is appraised without them, and the TEE's rules
+ *    see the devices' verdicts in `devices`.
  * 9. `release-deadline` (warning) — the matched release is accepted only until a
  *    deadline (a rollout's mandatory patch date, a revocation's grace period) that lies
  *    ahead; `release-deadline-passed` (contraindicated) once it is reached. Release
@@ -113,6 +115,13 @@ export interface AppraisalInput {
   readonly compiledRules?: CompiledPolicyRules;
   /** Reasons that make the verdict a warning when nothing is contraindicated. */
   readonly warnings?: readonly Reason[];
+  /** Appraisals of the devices attached to this TEE (composite evidence), for the rules. */
+  readonly devices?: readonly DeviceSummary[];
+  /**
+   * Appraising a device attached to the TEE: the workload's CEL rules are written for
+   * the TEE (and see its devices through `devices`), so they are not applied here.
+   */
+  readonly device?: boolean;
 }
 
 export interface Appraisal {
@@ -335,7 +344,7 @@ export function appraise(input: AppraisalInput): Appraisal {
   }
 
   let rulesEvaluated = 0;
-  if (matched !== undefined) {
+  if (matched !== undefined && input.device !== true) {
     const compiled = input.compiledRules !== undefined && input.compiledRules.policyId === policy.id ? input.compiledRules : compilePolicyRules(policy);
     const config: Record<string, string> = {};
     for (const [name, digest] of Object.entries(matched.document.config)) config[name] = formatDigest(digest);
@@ -349,6 +358,7 @@ export function appraise(input: AppraisalInput): Appraisal {
       tcb_status: claims.tcbStatus ?? '',
       config,
       workload,
+      devices: input.devices ?? [],
     };
     for (const rule of compiled.rules) {
       rulesEvaluated += 1;

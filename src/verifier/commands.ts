@@ -1,6 +1,7 @@
 import { CovenantError } from '../core/errors.js';
 import type { PolicyVersion, Release } from '../core/model.js';
 import type { Claims, EvidenceError } from '../evidence/plugin.js';
+import type { DeviceSummary } from '../policy/cel.js';
 import type { Unit } from '../ledger/committer.js';
 import type { Appraisal, AppraisalReason } from './appraisal.js';
 import type { AttestationSession } from './session.js';
@@ -25,19 +26,47 @@ export interface VerdictInput {
   /** RFC 7638 thumbprint of the instance key. */
   readonly instance: string;
   readonly evidence: ReceivedEvidence;
-  /** The plugin's verdict on the evidence: verified claims (binding included), or why not. */
-  readonly outcome: { readonly claims: Claims } | { readonly error: EvidenceError };
+  /** The media types of the attached devices' evidence, in the order posted. */
+  readonly devices: readonly string[];
+  /**
+   * The plugins' verdict on the evidence: verified claims (binding included) of the TEE
+   * and of each attached device, or why not.
+   */
+  readonly outcome: VerifiedEvidence | { readonly error: EvidenceError };
   /** Appraisal of verified claims against a policy version at `now` (memoised by the caller). */
-  readonly appraise: (claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date) => Appraisal;
+  readonly appraise: Appraiser;
   readonly retainUntil: Date;
   readonly reads: VerdictReads;
 }
+
+export interface VerifiedEvidence {
+  readonly claims: Claims;
+  readonly devices: readonly Claims[];
+}
+
+/**
+ * What is being appraised: the TEE, whose rules see its devices' verdicts, or one of
+ * its devices. `key` tells them apart in the caller's memo.
+ */
+export type Subject = { readonly key: ''; readonly devices: readonly DeviceSummary[] } | { readonly key: `device${number}`; readonly device: true };
+
+/** Appraises one piece of verified evidence against a policy version at `now`. */
+export type Appraiser = (claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date, subject: Subject) => Appraisal;
 
 export interface VerdictResult {
   readonly claims: Claims;
   /** Contraindicated with `no-policy` when the workload has no policy version yet. */
   readonly appraisal: Appraisal;
+  /** One per attached device, in the order posted. */
+  readonly devices: readonly Appraisal[];
   readonly verdict: AttestationVerdict;
+}
+
+/** Appraises the devices, then the TEE with their verdicts in its rules' reach. */
+export function appraiseComposite(evidence: VerifiedEvidence, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date, appraise: Appraiser): { appraisal: Appraisal; devices: Appraisal[] } {
+  const devices = evidence.devices.map((claims, i) => appraise(claims, policy, releases, now, { key: `device${i}`, device: true }));
+  const summaries: DeviceSummary[] = devices.map((d, i) => ({ tee: evidence.devices[i]!.teeClass, status: d.status, release: d.matchedRelease?.version ?? '' }));
+  return { appraisal: appraise(evidence.claims, policy, releases, now, { key: '', devices: summaries }), devices };
 }
 
 const reason = (code: string, message: string): AppraisalReason => ({ code, message, severity: 'contraindicated' });
@@ -67,11 +96,10 @@ export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
       return { entries: [entry(verdict)], rejection: error };
     }
 
-    const { claims } = input.outcome;
-    const appraisal: Appraisal =
-      policy === null
-        ? { status: 'contraindicated', reasons: [reason('no-policy', `workload ${session.workload} has no policy version yet: nothing is accepted`)], trustVector: NO_POLICY_VECTOR, policyId: `policy:${ctx.tenant}/${session.workload}/none` }
-        : input.appraise(claims, policy, releases, ctx.now);
+    const verified = input.outcome;
+    const { claims } = verified;
+    const noPolicy: Appraisal = { status: 'contraindicated', reasons: [reason('no-policy', `workload ${session.workload} has no policy version yet: nothing is accepted`)], trustVector: NO_POLICY_VECTOR, policyId: `policy:${ctx.tenant}/${session.workload}/none` };
+    const { appraisal, devices } = policy === null ? { appraisal: noPolicy, devices: verified.devices.map(() => noPolicy) } : appraiseComposite(verified, policy, releases, ctx.now, input.appraise);
     const verdict: AttestationVerdict = {
       ...base,
       claims: summariseClaims(claims),
@@ -79,11 +107,22 @@ export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
       status: appraisal.status,
       reasons: appraisal.reasons,
       ...(appraisal.matchedRelease === undefined ? {} : { release: appraisal.matchedRelease }),
+      ...(devices.length === 0
+        ? {}
+        : {
+            devices: devices.map((device, i) => ({
+              evidence: { type: input.devices[i]! },
+              claims: summariseClaims(verified.devices[i]!),
+              status: device.status,
+              reasons: device.reasons,
+              ...(device.matchedRelease === undefined ? {} : { release: device.matchedRelease }),
+            })),
+          }),
     };
     return {
       entries: [entry(verdict)],
-      attachments: [{ digest: input.evidence.digest, mediaType: input.evidence.bodyType, body: input.evidence.body, meta: { claims }, expiresAt: input.retainUntil }],
-      result: { claims, appraisal, verdict },
+      attachments: [{ digest: input.evidence.digest, mediaType: input.evidence.bodyType, body: input.evidence.body, meta: { claims, devices: verified.devices }, expiresAt: input.retainUntil }],
+      result: { claims, appraisal, devices, verdict },
     };
   };
 }

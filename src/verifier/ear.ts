@@ -37,6 +37,8 @@ export interface EarInput {
   readonly matchedRelease?: { readonly version: string; readonly digest: string };
   /** The TEE class the evidence came from: a relying party must be able to refuse `sim`. */
   readonly tee?: TeeClass;
+  /** Attached devices (composite evidence): one submodule each, beside the workload's. */
+  readonly devices?: readonly DeviceAppraisalInput[];
   /** The attested instance key, public only; becomes `cnf.jwk`. */
   readonly instanceKey: JsonWebKey;
   readonly lifetimeSeconds?: number;
@@ -46,6 +48,24 @@ export interface EarInput {
    * `fraction: 0` disables it; `random` is injectable so tests are deterministic.
    */
   readonly jitter?: { readonly fraction?: number; readonly random?: () => number };
+}
+
+export interface DeviceAppraisalInput {
+  /** Its submodule's name (`deviceSubmod`). */
+  readonly name: string;
+  readonly tee: TeeClass;
+  readonly status: IssuedStatus;
+  readonly trustVector: TokenTrustVector;
+  readonly policyId: string;
+  readonly matchedRelease?: { readonly version: string; readonly digest: string };
+}
+
+/**
+ * A device's submodule: `<workload>/<tee class>/<index>`, with `covenant.workload`
+ * naming the workload whose policy appraised it, for relying parties that check it.
+ */
+export function deviceSubmod(workload: string, tee: TeeClass, index: number): string {
+  return `${workload}/${tee}/${index}`;
 }
 
 const base64urlString = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be base64url without padding');
@@ -58,6 +78,7 @@ const appraisalSchema = z.object({
   'ear.appraisal-policy-id': z.string().min(1),
   'covenant.release': z.strictObject({ version: z.string().min(1), digest: z.string().min(1) }).optional(),
   'covenant.tee': z.enum(TEE_CLASSES).optional(),
+  'covenant.workload': z.string().min(1).optional(),
 });
 
 const claimsSchema = z.object({
@@ -99,22 +120,22 @@ export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date
     (input.jitter?.random ?? Math.random)(),
   );
   const iat = Math.floor(now.getTime() / 1000);
-  const appraisal: Record<string, unknown> = {
-    'ear.status': input.status,
-    'ear.trustworthiness-vector': { ...input.trustVector },
-    'ear.appraisal-policy-id': input.policyId,
-  };
-  if (input.tee !== undefined) appraisal['covenant.tee'] = input.tee;
-  if (input.matchedRelease !== undefined) {
-    appraisal['covenant.release'] = { version: input.matchedRelease.version, digest: input.matchedRelease.digest };
-  }
+  const submod = (a: { status: IssuedStatus; trustVector: TokenTrustVector; policyId: string; tee?: TeeClass; matchedRelease?: { version: string; digest: string } }): Record<string, unknown> => ({
+    'ear.status': a.status,
+    'ear.trustworthiness-vector': { ...a.trustVector },
+    'ear.appraisal-policy-id': a.policyId,
+    ...(a.tee === undefined ? {} : { 'covenant.tee': a.tee }),
+    ...(a.matchedRelease === undefined ? {} : { 'covenant.release': { version: a.matchedRelease.version, digest: a.matchedRelease.digest } }),
+  });
+  const submods: Record<string, Record<string, unknown>> = { [input.workload]: submod(input) };
+  for (const device of input.devices ?? []) submods[device.name] = { ...submod(device), 'covenant.workload': input.workload };
   const draft = {
     eat_profile: EAR_PROFILE,
     iat,
     exp: iat + lifetime,
     eat_nonce: base64url.encode(input.nonce),
     'ear.verifier-id': { developer: input.verifierId.developer, build: input.verifierId.build },
-    submods: { [input.workload]: appraisal },
+    submods,
     cnf: { jwk: instancePublicJwk(input.instanceKey) },
   };
   // Checked with the schema verifyEar applies, so nothing is signed that would be refused.

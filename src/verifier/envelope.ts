@@ -9,20 +9,31 @@ import { CovenantError, type FieldIssue } from '../core/errors.js';
  *
  *   { "evidence": { "type": "<media type>", "value": "<base64>" },
  *     "instanceKey": "<base64 DER SubjectPublicKeyInfo>",
- *     "collateral": ["<base64>", …] }
+ *     "collateral": ["<base64>", …],
+ *     "devices": [ { "evidence": {…}, "collateral": […] }, … ] }
+ *
+ * `devices` is composite evidence: the accelerators (GPUs) attached to the TEE, each
+ * with its own evidence binding the same nonce and instance key, so that one result
+ * says whether both the CPU TEE and every device are what the policy accepts.
  */
 export const ATTESTATION_MEDIA_TYPE = 'application/vnd.covenant.attestation+json';
 
 export const MAX_EVIDENCE_BYTES = 64 * 1024;
 export const MAX_COLLATERAL_ITEMS = 16;
 export const MAX_INSTANCE_KEY_BYTES = 2048;
+export const MAX_DEVICES = 8;
 
-export interface AttestationEnvelope {
+export interface DeviceEvidence {
   readonly evidenceType: string;
   readonly evidence: Uint8Array;
+  readonly collateral: readonly Uint8Array[];
+}
+
+export interface AttestationEnvelope extends DeviceEvidence {
   /** DER SubjectPublicKeyInfo of the instance key. */
   readonly instanceKey: Uint8Array;
-  readonly collateral: readonly Uint8Array[];
+  /** Attached devices' evidence (composite attestation); empty for most TEEs. */
+  readonly devices: readonly DeviceEvidence[];
 }
 
 const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -36,13 +47,17 @@ const base64Bytes = (maxBytes: number) =>
     .transform((value) => new Uint8Array(Buffer.from(value, 'base64')))
     .refine((bytes) => bytes.length > 0, 'must not be empty');
 
+const evidenceSchema = z.strictObject({
+  type: z.string().min(1).max(128),
+  value: base64Bytes(MAX_EVIDENCE_BYTES),
+});
+const collateralSchema = z.array(base64Bytes(MAX_EVIDENCE_BYTES)).max(MAX_COLLATERAL_ITEMS).optional();
+
 const envelopeSchema = z.strictObject({
-  evidence: z.strictObject({
-    type: z.string().min(1).max(128),
-    value: base64Bytes(MAX_EVIDENCE_BYTES),
-  }),
+  evidence: evidenceSchema,
   instanceKey: base64Bytes(MAX_INSTANCE_KEY_BYTES),
-  collateral: z.array(base64Bytes(MAX_EVIDENCE_BYTES)).max(MAX_COLLATERAL_ITEMS).optional(),
+  collateral: collateralSchema,
+  devices: z.array(z.strictObject({ evidence: evidenceSchema, collateral: collateralSchema })).max(MAX_DEVICES).optional(),
 });
 
 /** Parses the posted bytes; every failure is a `bad-request` naming the fields. */
@@ -63,16 +78,22 @@ export function parseEnvelope(body: Uint8Array): AttestationEnvelope {
     evidence: parsed.data.evidence.value,
     instanceKey: parsed.data.instanceKey,
     collateral: parsed.data.collateral ?? [],
+    devices: (parsed.data.devices ?? []).map((device) => ({ evidenceType: device.evidence.type, evidence: device.evidence.value, collateral: device.collateral ?? [] })),
   };
 }
 
-export function encodeEnvelope(envelope: AttestationEnvelope): Uint8Array {
+/** `devices` may be left out: most TEEs have none. */
+export function encodeEnvelope(envelope: Omit<AttestationEnvelope, 'devices'> & { readonly devices?: readonly DeviceEvidence[] }): Uint8Array {
   const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+  const part = (item: DeviceEvidence) => ({
+    evidence: { type: item.evidenceType, value: b64(item.evidence) },
+    ...(item.collateral.length > 0 ? { collateral: item.collateral.map(b64) } : {}),
+  });
   return new TextEncoder().encode(
     JSON.stringify({
-      evidence: { type: envelope.evidenceType, value: b64(envelope.evidence) },
+      ...part(envelope),
       instanceKey: b64(envelope.instanceKey),
-      ...(envelope.collateral.length > 0 ? { collateral: envelope.collateral.map(b64) } : {}),
+      ...(envelope.devices !== undefined && envelope.devices.length > 0 ? { devices: envelope.devices.map(part) } : {}),
     }),
   );
 }

@@ -11,27 +11,34 @@ import type { EarClaims } from './ear.js';
  * to revoke it, and none caused by checking it). So does one whose release's deadline
  * has passed at `now`.
  */
+/** The workloads whose policies a token's standing depends on (devices name theirs). */
+export function tokenWorkloads(claims: EarClaims): string[] {
+  return [...new Set(Object.entries(claims.submods).map(([name, appraisal]) => appraisal['covenant.workload'] ?? name))];
+}
+
 export function tokenStanding(claims: EarClaims, policies: ReadonlyMap<string, PolicyVersion | null>, now: Date): string[] {
   const reasons: string[] = [];
-  for (const [workload, appraisal] of Object.entries(claims.submods)) {
+  for (const [name, appraisal] of Object.entries(claims.submods)) {
+    // A device's submodule was appraised under its workload's policy.
+    const workload = appraisal['covenant.workload'] ?? name;
     const status = appraisal['ear.status'];
     if (status !== 'affirming' && status !== 'warning') {
-      reasons.push(`${workload}: the verdict was ${status}`);
+      reasons.push(`${name}: the verdict was ${status}`);
       continue;
     }
     const release = appraisal['covenant.release'];
     if (release === undefined) {
-      reasons.push(`${workload}: the token names no accepted release`);
+      reasons.push(`${name}: the token names no accepted release`);
       continue;
     }
     const policy = policies.get(workload) ?? null;
     if (policy === null) {
-      reasons.push(`${workload}: the workload has no policy in force`);
+      reasons.push(`${name}: the workload ${workload} has no policy in force`);
       continue;
     }
     const entry = policy.document.accepted.find((accepted) => accepted.version === release.version && accepted.digest === release.digest);
-    if (entry === undefined) reasons.push(`${workload}: release ${release.version} is no longer accepted (policy version ${policy.document.number}, ${policy.id})`);
-    else if (deadlinePassed(entry, now)) reasons.push(`${workload}: release ${release.version} was accepted only until ${entry.until}`);
+    if (entry === undefined) reasons.push(`${name}: release ${release.version} is no longer accepted (policy version ${policy.document.number}, ${policy.id})`);
+    else if (deadlinePassed(entry, now)) reasons.push(`${name}: release ${release.version} was accepted only until ${entry.until}`);
   }
   return reasons;
 }

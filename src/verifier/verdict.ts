@@ -23,6 +23,16 @@ export interface AttestationVerdict {
   readonly status: AppraisalStatus;
   readonly reasons: readonly AppraisalReason[];
   readonly release?: MatchedRelease;
+  /** Attached devices (composite evidence), each appraised on its own. */
+  readonly devices?: readonly DeviceVerdict[];
+}
+
+export interface DeviceVerdict {
+  readonly evidence: { readonly type: string };
+  readonly claims: ClaimsSummary;
+  readonly status: AppraisalStatus;
+  readonly reasons: readonly AppraisalReason[];
+  readonly release?: MatchedRelease;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/ledger/checkpoint.js';
@@ -94,7 +95,7 @@ describe('the covenant CLI against a real server', () => {
     expect((await cli('member', 'add', 'bob', '--key', publicKey, '--role', 'admin')).code).toBe(0);
     expect((await runCli(['workload', 'create', 'bob/service'], bobEnv)).code).toBe(0);
     const entries = JSON.parse((await cli('audit', 'log', '--workload', 'bob/service', '--json')).stdout) as { actor: string; type: string }[];
-    expect(entries).toEqual([expect.objectContaining({ actor: 'member:bob', type: 'workload.created' })]);
+    expect(entries).toEqual([expect.objectContaining({ actor: 'member:bob', type: 'change.authorized' }), expect.objectContaining({ actor: 'member:bob', type: 'workload.created' })]);
     const members = JSON.parse((await cli('member', 'list', '--json')).stdout) as { name: string; alg: string }[];
     expect(members.map((m) => [m.name, m.alg])).toEqual([
       ['admin', 'ed25519'],
@@ -104,6 +105,23 @@ describe('the covenant CLI against a real server', () => {
     const gone = await runCli(['workload', 'create', 'bob/other'], bobEnv);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('unauthenticated');
+  });
+
+  it('imports collateral recognised by content and lists it; expired collateral is refused with one line', async () => {
+    const fixture = (path: string): string => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
+    const imported = await cli('collateral', 'import', fixture('sgx/intel_sgx_root_ca.der'));
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/intel_sgx_root_ca\.der: certificates, 1 certificate\(s\), first .*Intel SGX Root CA.*; valid 2018-05-21T.* to 2049-12-31T23:59:59\.000Z; sha256:[0-9a-f]{64}/);
+    const listed = JSON.parse((await cli('collateral', 'list', '--json')).stdout) as { kind: string; valid: boolean; classes: string[] }[];
+    expect(listed).toEqual([expect.objectContaining({ kind: 'certificates', valid: true, classes: expect.arrayContaining(['sgx', 'nitro', 'sev-snp']) as unknown })]);
+    expect((await cli('collateral', 'list')).stdout).toMatch(/^DIGEST +KIND +CLASSES +VALID/);
+    // The shipped SGX vector's collateral expired in July 2025.
+    const expired = await cli('collateral', 'import', fixture('sgx/sgx_quote_collateral.json'));
+    expect(expired.code).toBe(1);
+    expect(expired.stderr.trim().split('\n')).toHaveLength(1);
+    expect(expired.stderr).toMatch(/^covenant: collateral: Intel PCS collateral: SGX TCB info.* expired at 2025-07-19T10:01:18\.000Z/);
+    const missing = await cli('collateral', 'import', join(root, 'nothing-here'));
+    expect(missing.code).toBe(1);
   });
 
   it('prints proofs, checkpoints and the log key that verify independently', async () => {

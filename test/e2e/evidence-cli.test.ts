@@ -68,7 +68,7 @@ describe('covenant evidence verify (offline, real binary)', () => {
 
     const untestableNonce = await cli('--type', 'sev-snp', '--at', '2022-09-24T01:00:00Z', '--nonce', '9009', SNP.milanReport, SNP.milanVcek);
     expect(untestableNonce.code).toBe(2);
-    expect(untestableNonce.stderr).toMatch(/--nonce is only checked for --type tpm/);
+    expect(untestableNonce.stderr).toMatch(/--nonce is not checked for --type sev-snp/);
     expect((await cli('--type', 'tpm', '--at', '2025-01-01T00:00:00Z', '--nonce', 'xyz', SNP.milanReport)).code).toBe(2);
   });
 
@@ -210,6 +210,37 @@ describe('covenant evidence verify (offline, real binary)', () => {
       const late = await cli('--type', 'sim', '--at', '2027-01-01T00:00:00Z', '--root', rootPem, evidence, '--json');
       expect(late.code).toBe(1);
       expect(JSON.parse(late.stdout)).toMatchObject({ valid: false, reason: 'expired' });
+    });
+  });
+
+  describe('hardware vectors with the shipped vendor roots', () => {
+    const cases = [
+      { type: 'nitro', at: '2025-01-06T16:07:05Z', files: ['nitro/yawn-nitro-attest_attestation.cose'], expect: { teeClass: 'nitro' }, later: 'expired' },
+      { type: 'sgx', at: '2025-07-01T00:00:00Z', files: ['sgx/sgx_quote', 'sgx/sgx_quote_collateral.json'], expect: { teeClass: 'sgx', tcbStatus: 'ConfigurationAndSWHardeningNeeded' }, later: 'expired' },
+      { type: 'tdx', at: '2025-07-01T00:00:00Z', files: ['tdx/tdx_quote', 'tdx/tdx_quote_collateral.json'], expect: { teeClass: 'tdx', tcbStatus: 'UpToDate' }, later: 'expired' },
+      { type: 'azure-snp-vtpm', at: '2026-01-01T00:00:00Z', files: ['azure-snp-vtpm/evidence-v1.json'], expect: { teeClass: 'azure-snp-vtpm', reportData: '6368616c6c656e6765' }, later: undefined },
+      { type: 'nvidia-gpu', at: '2025-01-01T00:00:00Z', files: ['nvidia-hopper/hopperAttestationReport.txt', 'nvidia-hopper/hopperCertChain.txt'], expect: { teeClass: 'nvidia-gpu', reportData: '931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb' }, later: undefined },
+    ] as const;
+
+    for (const c of cases) {
+      it(`${c.type}: verifies at its documented time${c.later ? ', and is refused later' : ''}`, async () => {
+        const verified = await cli('--type', c.type, '--at', c.at, ...c.files.map(fixture), '--json');
+        expect(verified.code, verified.stderr).toBe(0);
+        expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, claims: c.expect });
+        if (c.later !== undefined) {
+          const late = await cli('--type', c.type, '--at', '2035-01-01T00:00:00Z', ...c.files.map(fixture), '--json');
+          expect(late.code).toBe(1);
+          expect(JSON.parse(late.stdout)).toMatchObject({ valid: false, reason: c.later });
+        }
+      });
+    }
+
+    it('compares --nonce where the format carries one', async () => {
+      const ok = await cli('--type', 'azure-snp-vtpm', '--at', '2026-01-01T00:00:00Z', '--nonce', '6368616c6c656e6765', fixture('azure-snp-vtpm/evidence-v1.json'));
+      expect(ok.code, ok.stderr).toBe(0);
+      const wrong = await cli('--type', 'azure-snp-vtpm', '--at', '2026-01-01T00:00:00Z', '--nonce', '00', fixture('azure-snp-vtpm/evidence-v1.json'));
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/^covenant: evidence invalid \(nonce\): /);
     });
   });
 });

@@ -4,7 +4,7 @@ import type { LedgerEntry } from '../../src/ledger/entry.js';
 import { PROJECTION_TABLES } from '../../src/store/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { createTestPlane } from '../support/control-plane.js';
-import { buildHistory } from '../support/history.js';
+import { buildGovernanceHistory, buildHistory } from '../support/history.js';
 import { describeEachBackend, useFreshInstance } from '../store/backends.js';
 
 async function projectionRows(store: Store): Promise<Record<string, unknown[]>> {
@@ -22,6 +22,7 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
   it('equals the stored state, table by table', async () => {
     const plane = await createTestPlane(instance().store);
     await buildHistory(plane);
+    await buildGovernanceHistory(plane);
     const entries: LedgerEntry[] = [];
     for (;;) {
       const page = await plane.cp.ledger.entries(plane.tenant, { after: entries.length - 1, limit: 1000 });
@@ -30,7 +31,30 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
     }
     expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i));
     expect(new Set(entries.map((e) => e.type))).toEqual(
-      new Set(['tenant.created', 'member.added', 'member.removed', 'authorization.denied', 'workload.created', 'release.registered', 'policy.version-created']),
+      new Set([
+        'tenant.created',
+        'member.added',
+        'member.removed',
+        'authorization.denied',
+        'change.authorized',
+        'workload.created',
+        'release.registered',
+        'policy.version-created',
+        'rollout.started',
+        'rollout.advanced',
+        'rollout.rolled-back',
+        'rollout.completed',
+        'rollout.health-signalled',
+        'release.revoked',
+        'policy.break-glass',
+        'policy.break-glass-ratified',
+        'constitution.rule-set',
+        'proposal.created',
+        'proposal.voted',
+        'proposal.rejected',
+        'proposal.invalidated',
+        'collateral.imported',
+      ]),
     );
 
     const fresh = await backend.create();
@@ -40,7 +64,12 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
       const rebuilt = await projectionRows(fresh.store);
       const stored = await projectionRows(instance().store);
       expect(rebuilt.releases!.length).toBeGreaterThan(0);
-      expect(rebuilt.policy_versions!.length).toBe(9);
+      expect(rebuilt.policy_versions!.length).toBe(16);
+      expect(rebuilt.proposals!.length).toBe(3);
+      // The inventory is rebuilt with the attestation histories of test/rollout/property.test.ts.
+      for (const table of ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'collateral']) {
+        expect(rebuilt[table]!.length, table).toBeGreaterThan(0);
+      }
       expect(rebuilt).toEqual(stored);
     } finally {
       await fresh.destroy();

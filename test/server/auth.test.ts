@@ -4,6 +4,7 @@
  * with a fresh nonce, by an active member; a member without the role is refused after
  * authentication, and that refusal is ledgered. Reads need no signature.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { contentDigest } from '../../src/ceremony/signed-request.js';
 import { describeEachBackend } from '../store/backends.js';
@@ -42,6 +43,10 @@ interface MutatingCase {
   readonly entry?: { readonly type: string; readonly workload?: string };
   /** Reads that take a body: any active member may ask, no admin role needed. */
   readonly anyMember?: true;
+  /** Every entry a success appends after its `change.authorized` (default: just `entry`). */
+  readonly produces?: readonly string[];
+  /** False for requests that change no trust (a checkpoint): no `change.authorized`. */
+  readonly authorizes?: false;
 }
 
 const CASES: readonly MutatingCase[] = [
@@ -108,8 +113,119 @@ const CASES: readonly MutatingCase[] = [
     url: '/v1/audit/checkpoints',
     setup: async () => {},
     status: 201,
+    authorizes: false,
+  },
+  {
+    route: 'POST /v1/workloads/:workload/rollout',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/rollout`,
+    body: () => ({ to: '2.0.0', reason: 'upgrade' }),
+    setup: withPolicy,
+    status: 201,
+    entry: { type: 'rollout.started', workload: WORKLOAD },
+    produces: ['rollout.started', 'policy.version-created'],
+  },
+  {
+    route: 'POST /v1/workloads/:workload/rollout/advance',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/rollout/advance`,
+    body: () => ({ wave: 1 }),
+    setup: withRollout,
+    status: 200,
+    entry: { type: 'rollout.advanced', workload: WORKLOAD },
+  },
+  {
+    route: 'POST /v1/workloads/:workload/rollout/complete',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/rollout/complete`,
+    body: () => ({ reason: 'done' }),
+    setup: withRollout,
+    status: 200,
+    entry: { type: 'rollout.completed', workload: WORKLOAD },
+    produces: ['rollout.completed', 'policy.version-created'],
+  },
+  {
+    route: 'POST /v1/workloads/:workload/rollout/rollback',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/rollout/rollback`,
+    body: () => ({ reason: 'broken' }),
+    setup: withRollout,
+    status: 200,
+    entry: { type: 'rollout.rolled-back', workload: WORKLOAD },
+    produces: ['rollout.rolled-back', 'policy.version-created'],
+  },
+  {
+    route: 'POST /v1/workloads/:workload/health',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/health`,
+    body: () => ({ source: 'prometheus', healthy: true }),
+    setup: seedWorkload,
+    status: 201,
+    entry: { type: 'rollout.health-signalled', workload: WORKLOAD },
+  },
+  {
+    route: 'POST /v1/workloads/:workload/releases/:version/revoke',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/releases/2.0.0/revoke`,
+    body: () => ({ reason: 'CVE' }),
+    setup: seedWorkload,
+    status: 200,
+    entry: { type: 'release.revoked', workload: WORKLOAD },
+  },
+  {
+    route: 'POST /v1/constitution/:action',
+    method: 'POST',
+    url: '/v1/constitution/release',
+    body: () => ({ threshold: 1, role: 'admin', proposerCounts: true }),
+    setup: async () => {},
+    status: 200,
+    entry: { type: 'constitution.rule-set' },
+  },
+  {
+    route: 'POST /v1/collateral',
+    method: 'POST',
+    url: '/v1/collateral',
+    body: () => ({ collateral: readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64') }),
+    setup: async () => {},
+    status: 201,
+    entry: { type: 'collateral.imported' },
+  },
+  {
+    route: 'POST /v1/workloads/:workload/break-glass',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/break-glass`,
+    body: () => ({ accept: ['1.0.0'], reason: 'incident 42' }),
+    setup: seedWorkload,
+    status: 201,
+    entry: { type: 'policy.break-glass', workload: WORKLOAD },
+    produces: ['policy.break-glass', 'policy.version-created'],
+  },
+  {
+    route: 'POST /v1/workloads/:workload/break-glass/ratify',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/break-glass/ratify`,
+    body: () => ({ versions: ['1.0.0'], reason: 'reviewed' }),
+    setup: async (server) => {
+      await seedWorkload(server);
+      expect((await server.signed('POST', `${WORKLOAD_PATH}/break-glass`, { accept: ['1.0.0'], reason: 'incident' })).statusCode).toBe(201);
+    },
+    status: 200,
+    entry: { type: 'policy.break-glass-ratified', workload: WORKLOAD },
+    produces: ['policy.break-glass-ratified', 'policy.version-created'],
   },
 ];
+
+async function withPolicy(server: TestServer): Promise<void> {
+  await seedWorkload(server);
+  const res = await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.0.0'], reason: 'first' });
+  expect(res.statusCode, res.body).toBe(201);
+}
+
+async function withRollout(server: TestServer): Promise<void> {
+  await withPolicy(server);
+  const res = await server.signed('POST', `${WORKLOAD_PATH}/rollout`, { to: '2.0.0', waves: [50, 100], reason: 'upgrade' });
+  expect(res.statusCode, res.body).toBe(201);
+}
 
 const payloadOf = (c: MutatingCase): string | undefined => (c.body ? JSON.stringify(c.body()) : undefined);
 
@@ -137,9 +253,14 @@ async function expectSuccess(fx: ServerFixture, c: MutatingCase, member: TestMem
   const added = await entriesSince(server.app, before);
   if (c.entry === undefined) {
     expect(added).toEqual([]);
-  } else {
-    expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual([[c.entry.type, `member:${member.name}`, c.entry.workload]]);
+    return;
   }
+  const produced = c.produces ?? [c.entry.type];
+  expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual([
+    ['change.authorized', `member:${member.name}`, c.entry.workload],
+    ...produced.map((type) => [type, `member:${member.name}`, c.entry!.workload]),
+  ]);
+  expect(added[0]!.payload).toMatchObject({ approvers: [member.name], proposal: null, produced: produced.length });
 }
 
 /**
@@ -151,6 +272,11 @@ const UNSIGNED_ROUTES = [
   'POST /challenge-response/v1/session/:id',
   'DELETE /challenge-response/v1/session/:id',
   'POST /v1/tokens/check',
+  // Deployment controllers ask, and are answered and ledgered (test/rollout/gates.test.ts).
+  'POST /v1/workloads/:workload/gates/argo',
+  'POST /v1/workloads/:workload/gates/flagger/:hook',
+  // A member's signature over the proposal is the credential (test/ceremony/).
+  'POST /v1/proposals/:id/votes',
 ];
 
 describeEachBackend('HTTP auth', (backend) => {
@@ -162,7 +288,7 @@ describeEachBackend('HTTP auth', (backend) => {
   });
 
   it('takes attesters\' and relying parties\' requests unsigned, and only on their routes', async () => {
-    expect(mutatingRoutes(fx().server.app).filter((route) => route.includes('/challenge-response/') || route.includes('/tokens/')).sort()).toEqual([...UNSIGNED_ROUTES].sort());
+    expect(mutatingRoutes(fx().server.app).filter((route) => ['/challenge-response/', '/tokens/', '/gates/', '/votes'].some((part) => route.includes(part))).sort()).toEqual([...UNSIGNED_ROUTES].sort());
     await seedWorkload(fx().server);
     const res = await fx().server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
     expect(res.statusCode, res.body).toBe(201);
@@ -311,6 +437,11 @@ describeEachBackend('HTTP auth', (backend) => {
     const id = (policy.json() as { id: string }).id;
     expect((await server.signed('POST', '/v1/audit/checkpoints')).statusCode).toBe(201);
     const session = await server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
+    await addMember(server, newMember('olga'), ['admin']);
+    expect((await server.signed('POST', '/v1/constitution/workload', { threshold: 2, role: 'admin', proposerCounts: true })).statusCode).toBe(200);
+    const pending = await server.signed('POST', '/v1/workloads', { name: 'waiting' });
+    expect(pending.statusCode, pending.body).toBe(202);
+    const proposal = (pending.json() as { proposal: { id: string } }).proposal.id;
 
     const samples: Record<string, string> = {
       '/challenge-response/v1/session/:id': `/challenge-response/v1/${String(session.headers.location)}`,
@@ -336,6 +467,17 @@ describeEachBackend('HTTP auth', (backend) => {
       '/v1/audit/checkpoint': '/v1/audit/checkpoint',
       '/v1/audit/checkpoints': '/v1/audit/checkpoints',
       '/v1/audit/log-key': '/v1/audit/log-key',
+      '/v1/audit/report': '/v1/audit/report?since=2026-01-01T00:00:00Z',
+      '/v1/audit/who-approved': `/v1/audit/who-approved?policy=${id}`,
+      '/v1/workloads/:workload/rollout': `${WORKLOAD_PATH}/rollout`,
+      '/v1/workloads/:workload/rollouts': `${WORKLOAD_PATH}/rollouts`,
+      '/v1/workloads/:workload/fleet': `${WORKLOAD_PATH}/fleet`,
+      '/v1/workloads/:workload/fleet/compliance': `${WORKLOAD_PATH}/fleet/compliance`,
+      '/v1/proposals': '/v1/proposals',
+      '/v1/proposals/:id': `/v1/proposals/${proposal}`,
+      '/v1/proposals/:id/message': `/v1/proposals/${proposal}/message`,
+      '/v1/constitution': '/v1/constitution',
+      '/v1/collateral': '/v1/collateral',
     };
     const reads = listRoutes(server.app).filter((r) => r.methods.includes('GET')).map((r) => r.url);
     expect(reads.sort()).toEqual(Object.keys(samples).sort());

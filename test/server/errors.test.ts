@@ -11,6 +11,7 @@ import {
   WORKLOAD,
   WORKLOAD_PATH,
   enc,
+  entriesSince,
   expectNo5xx,
   expectNoEntry,
   expectProblem,
@@ -18,6 +19,7 @@ import {
   seedWorkload,
   sha256,
   signatureHeaders,
+  treeSize,
   useTestServer,
 } from './support.js';
 
@@ -199,7 +201,10 @@ describeEachBackend('HTTP errors', (backend) => {
       const unknown = expectProblem(await policy({ accept: ['9.9.9'], reason: 'r' }), 422, 'unknown-release');
       expect(unknown.detail).toContain('9.9.9');
       expect((await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['2.0.0'], floor: 2, reason: 'start' })).statusCode).toBe(201);
-      expect(expectProblem(await policy({ floor: 1, reason: 'lower' }), 422, 'floor-decrease').detail).toContain('floor');
+      // Lowering trust is refused and the attempt ledgered.
+      const before = await treeSize(server.app);
+      expect(expectProblem(await server.signed('POST', `${WORKLOAD_PATH}/policy`, { floor: 1, reason: 'lower' }), 422, 'floor-decrease').detail).toContain('floor');
+      expect((await entriesSince(server.app, before)).map((e) => [e.type, e.actor, (e.payload as { type: string }).type])).toEqual([['policy.change-refused', 'member:admin', 'floor-decrease']]);
       // 1.0.0 has security version 1, below the floor 2.
       expectProblem(await policy({ accept: ['1.0.0'], reason: 'below floor' }), 422, 'invalid-policy');
       expectProblem(await policy({ remove: ['1.0.0'], reason: 'not accepted' }), 422, 'invalid-policy');

@@ -118,10 +118,11 @@ export async function entriesSince(app: FastifyInstance, size: number): Promise<
 }
 
 /**
- * Runs `action` and asserts it appended exactly one ledger entry of `type` by `actor`
- * (about `workload`, or about no workload); returns the action's response and the entry.
+ * Runs `action` and asserts it made exactly one change: a `change.authorized` entry
+ * (one signature sufficed, under the default rule) followed by one entry of `type` by
+ * `actor` (about `workload`, or about no workload). Returns the response and that entry.
  */
-export async function expectOneEntry(
+export async function expectChange(
   app: FastifyInstance,
   expected: { type: string; actor?: string; workload?: string | undefined },
   action: () => Promise<LightMyRequestResponse>,
@@ -129,10 +130,12 @@ export async function expectOneEntry(
   const before = await treeSize(app);
   const res = await action();
   const added = await entriesSince(app, before);
-  expect(added.map((e) => e.type), res.body).toEqual([expected.type]);
-  const entry = added[0]!;
-  expect(entry.seq).toBe(before);
-  expect(entry.actor).toBe(expected.actor ?? 'member:admin');
+  expect(added.map((e) => e.type), res.body).toEqual(['change.authorized', expected.type]);
+  const [authorized, entry] = added as [LedgerEntry, LedgerEntry];
+  const actor = expected.actor ?? 'member:admin';
+  expect(authorized).toMatchObject({ seq: before, actor, payload: { approvers: [actor.replace(/^member:/, '')], proposal: null, produced: 1 } });
+  expect(entry.seq).toBe(before + 1);
+  expect(entry.actor).toBe(actor);
   expect(entry.workload).toBe(expected.workload);
   return { res, entry };
 }

@@ -13,17 +13,28 @@ const TABLES = [
   'attachments',
   'attestation_sessions',
   'checkpoints',
+  'collateral',
+  'constitution',
+  'health_signals',
   'instances',
   'ledger_entries',
   'ledger_heads',
   'ledger_nodes',
   'members',
   'policy_versions',
+  'proposal_votes',
+  'proposals',
   'releases',
   'request_nonces',
+  'rollouts',
+  'sealing_windows',
+  'secret_versions',
+  'secrets',
   'tenants',
   'workloads',
 ];
+
+const MIGRATIONS = ['0001_foundation', '0002_attestation', '0003_rollouts', '0004_key_broker', '0005_ceremonies', '0006_collateral'];
 
 const PRIMARY_KEYS: Record<string, string[]> = {
   tenants: ['id'],
@@ -39,6 +50,15 @@ const PRIMARY_KEYS: Record<string, string[]> = {
   instances: ['tenant', 'workload', 'instance'],
   attestation_sessions: ['tenant', 'id'],
   attachments: ['tenant', 'digest'],
+  rollouts: ['tenant', 'workload', 'number'],
+  health_signals: ['tenant', 'workload', 'source'],
+  constitution: ['tenant', 'action'],
+  proposals: ['tenant', 'id'],
+  proposal_votes: ['tenant', 'proposal', 'member'],
+  secrets: ['tenant', 'resource'],
+  secret_versions: ['tenant', 'resource', 'version'],
+  sealing_windows: ['tenant', 'workload'],
+  collateral: ['tenant', 'digest'],
 };
 
 const SECONDARY_INDEXES: Record<string, string[][]> = {
@@ -49,6 +69,7 @@ const SECONDARY_INDEXES: Record<string, string[][]> = {
   request_nonces: [['expires_at']],
   attestation_sessions: [['expires_at']],
   attachments: [['expires_at']],
+  proposals: [['tenant', 'status']],
 };
 
 async function primaryKey(store: Store, table: string): Promise<string[]> {
@@ -151,7 +172,7 @@ describeEachBackend('store', (backend) => {
       const reopened = await inst.open();
       expect(await migrateToLatest(reopened.db, reopened.kind)).toEqual([]);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(reopened.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation', '0002_attestation']);
+      expect(applied.rows.map((r) => r.name)).toEqual(MIGRATIONS);
       expect((await reopened.db.introspection.getTables()).map((t) => t.name).sort()).toEqual(TABLES);
       expect(await reopened.db.selectFrom('tenants').selectAll().execute()).toEqual([
         { id: 't', origin: 'o', log_vkey: 'k', created_at: 't0' },
@@ -342,7 +363,7 @@ describe('[postgres] replicas', () => {
 
       const store = opened[0]!;
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_foundation', '0002_attestation']);
+      expect(applied.rows.map((r) => r.name)).toEqual(MIGRATIONS);
       expect((await store.db.introspection.getTables()).map((t) => t.name).sort()).toEqual(TABLES);
     } finally {
       await Promise.allSettled(opened.map((s) => s.close()));

@@ -1,7 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { auditLog, type AuditReport, type AuditSource } from '../../ledger/audit.js';
 import type { Client } from '../client.js';
 import type { CliContext } from '../context.js';
+import { formatFields } from '../output.js';
+import { parseTime } from './evidence.js';
 import { parseCount } from './release.js';
 
 /** Reads the log over HTTP: the auditor trusts the pinned key, not the server. */
@@ -134,5 +136,44 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .description("Print the log's public key as a note verifier key (<name>+<hash>+<base64>)")
     .action(async (_options, command: Command) => {
       ctx.out.line((await (await ctx.client(command)).text('/v1/audit/log-key')).trim());
+    });
+
+  audit
+    .command('report')
+    .description('Every change of trust since a time: proposer, approvers, rule used, break-glass flags, automatic changes, proposals not executed')
+    .requiredOption('--since <time>', 'ISO-8601 date-time with zone', parseTime)
+    .addOption(new Option('--format <format>', 'output').choices(['json', 'markdown']).default('markdown'))
+    .action(async (options: { since: Date; format: 'json' | 'markdown' }, command: Command) => {
+      const client = await ctx.client(command);
+      if (options.format === 'markdown') return ctx.out.line((await client.text(`/v1/audit/report?since=${encodeURIComponent(options.since.toISOString())}&format=markdown`)).trimEnd());
+      ctx.out.json(await client.get('/v1/audit/report', { since: options.since.toISOString() }));
+    });
+
+  audit
+    .command('who-approved')
+    .description('Who proposed and approved the change that created a policy version, under which rule')
+    .requiredOption('--policy <version>', 'a policy version id (or a prefix of at least 8 hex digits)')
+    .option('--json', 'print JSON')
+    .action(async (options: { policy: string; json?: boolean }, command: Command) => {
+      const who = await (await ctx.client(command)).get<{
+        policy: string;
+        workload: string;
+        number: number;
+        seq: number;
+        time: string;
+        actor: string;
+        authorization: { seq: number; command: string; proposer: string; approvers: string[]; proposal: string | null; rule: { threshold: number; role: string } } | null;
+      }>('/v1/audit/who-approved', { policy: options.policy });
+      if (options.json) return ctx.out.json(who);
+      const rows: [string, string][] = [
+        ['policy', `${who.policy} (version ${who.number} of ${who.workload})`],
+        ['entry', `${who.seq} at ${who.time}`],
+      ];
+      if (who.authorization === null) rows.push(['made by', `${who.actor} (automatic, under rules approved earlier)`]);
+      else {
+        const a = who.authorization;
+        rows.push(['command', a.command], ['proposed by', a.proposer], ['approved by', a.approvers.join(', ')], ['rule', `${a.rule.threshold} of ${a.rule.role}`], ['proposal', a.proposal ?? '(one signature sufficed)']);
+      }
+      ctx.out.line(formatFields(rows));
     });
 }

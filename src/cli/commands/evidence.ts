@@ -5,7 +5,7 @@ import { EvidenceError, type Claims, type EvidencePlugin } from '../../evidence/
 import { collect, type CliContext } from '../context.js';
 import { formatFields } from '../output.js';
 
-export const EVIDENCE_TYPES = ['sim', 'sev-snp', 'tpm'] as const;
+export const EVIDENCE_TYPES = ['sim', 'sev-snp', 'tpm', 'nitro', 'sgx', 'tdx', 'azure-snp-vtpm', 'nvidia-gpu'] as const;
 type EvidenceType = (typeof EVIDENCE_TYPES)[number];
 
 // A zone is required: a verification time that silently means local time would make
@@ -61,6 +61,16 @@ async function loadPlugin(type: EvidenceType): Promise<EvidencePlugin> {
       return (await import('../../evidence/sev-snp/index.js')).sevSnpPlugin;
     case 'tpm':
       return (await import('../../evidence/tpm/index.js')).tpmPlugin;
+    case 'nitro':
+      return (await import('../../evidence/nitro/index.js')).nitroPlugin;
+    case 'sgx':
+      return (await import('../../evidence/dcap/index.js')).sgxPlugin;
+    case 'tdx':
+      return (await import('../../evidence/dcap/index.js')).tdxPlugin;
+    case 'azure-snp-vtpm':
+      return (await import('../../evidence/azure-snp-vtpm/index.js')).azureSnpVtpmPlugin;
+    case 'nvidia-gpu':
+      return (await import('../../evidence/nvidia/index.js')).nvidiaGpuPlugin;
   }
 }
 
@@ -97,18 +107,18 @@ export function registerEvidenceCommands(program: Command, ctx: CliContext): voi
     .description('Verify attestation evidence offline and print its normalised claims')
     .addOption(new Option('--type <type>', 'evidence format').choices(EVIDENCE_TYPES).makeOptionMandatory())
     .requiredOption('--at <time>', 'check every validity period at this ISO-8601 date-time with zone', parseTime)
-    .option('--nonce <hex>', 'the nonce the evidence must carry verbatim (tpm only)', parseHex)
+    .option('--nonce <hex>', "the nonce the evidence must carry verbatim: tpm and azure-snp-vtpm qualifying data, nitro's nonce, nvidia-gpu's SPDM nonce, the start of sgx/tdx report data (not sim or sev-snp)", parseHex)
     .option(
       '--root <file>',
-      'trust anchor file (repeatable): PEM/DER certificates; for tpm also a 64-hex-digit AK pin (default: sev-snp uses the shipped AMD roots; tpm and sim need one)',
+      'trust anchor file (repeatable): PEM/DER certificates; for tpm also a 64-hex-digit AK pin (default: the vendor roots shipped for sev-snp, azure-snp-vtpm, sgx, tdx, nitro and nvidia-gpu; tpm and sim need one)',
       collect,
     )
     .option('--json', 'print JSON')
     .action(async (evidencePath: string, collateralPaths: string[], options: VerifyFlags, command: Command) => {
-      // Only the TPM plugin compares a nonce; accepting --nonce for the others would
+      // sim and SEV-SNP have no nonce field to compare; accepting --nonce for them would
       // look like a freshness check that never happened.
-      if (options.nonce !== undefined && options.type !== 'tpm') {
-        command.error(`error: --nonce is only checked for --type tpm; ${options.type} binds the nonce inside report data, which is printed for you to compare`, {
+      if (options.nonce !== undefined && (options.type === 'sim' || options.type === 'sev-snp')) {
+        command.error(`error: --nonce is not checked for --type ${options.type}; it binds the nonce inside report data, which is printed for you to compare`, {
           exitCode: 2,
           code: 'covenant.nonceUnchecked',
         });

@@ -13,7 +13,7 @@ interface PolicyView {
   actor: string;
   reason: string;
   createdAt: string;
-  accepted: { version: string; digest: string }[];
+  accepted: { version: string; digest: string; until?: string }[];
   securityVersionFloor: number;
   requiredTcbStatus: string[];
   debugForbidden: boolean;
@@ -39,7 +39,7 @@ function printPolicy(ctx: CliContext, policy: PolicyView): void {
   ctx.out.line(`policy version ${policy.number}  ${policy.id}`);
   ctx.out.line(`predecessor     ${policy.predecessor ?? '(none)'}`);
   ctx.out.line(`created         ${policy.createdAt} by ${policy.actor}: ${policy.reason}`);
-  ctx.out.line(`accepted        ${policy.accepted.map((a) => a.version).join(', ') || '(none)'}`);
+  ctx.out.line(`accepted        ${policy.accepted.map((a) => (a.until ? `${a.version} (until ${a.until})` : a.version)).join(', ') || '(none)'}`);
   ctx.out.line(`floor           ${policy.securityVersionFloor}`);
   ctx.out.line(`tcb status      ${policy.requiredTcbStatus.join(', ')}`);
   ctx.out.line(`debug           ${policy.debugForbidden ? 'forbidden' : 'allowed'}`);
@@ -139,5 +139,31 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
       const shown = await (await ctx.client(command)).get<PolicyView>(`${base(workload)}/at`, { time });
       if (options.json) return ctx.out.json(shown);
       printPolicy(ctx, shown);
+    });
+
+  policy
+    .command('break-glass <workload>')
+    .description('Emergency: accept releases the policy does not (even retired or revoked ones) for a time box (the break-glass rule); they leave again unless ratified')
+    .requiredOption('--accept <version>', 'a release to accept again (repeatable)', collect)
+    .requiredOption('--reason <text>', 'mandatory: why, recorded and flagged in every audit report')
+    .option('--duration <duration>', 'the time box, e.g. 30m or 4h (default 1h, at most 7d)')
+    .action(async (workload: string, options: { accept: string[]; reason: string; duration?: string }, command: Command) => {
+      const created = await (await ctx.client(command)).post<PolicyView>(`/v1/workloads/${encodeName(workload)}/break-glass`, {
+        accept: options.accept,
+        reason: options.reason,
+        ...(options.duration ? { duration: options.duration } : {}),
+      });
+      const until = created.accepted.find((a) => options.accept.includes(a.version))?.until;
+      ctx.out.line(`BREAK-GLASS: policy version ${created.number} of ${workload} accepts ${options.accept.join(', ')} until ${until ?? '?'}; ratify with covenant policy ratify`);
+    });
+
+  policy
+    .command('ratify <workload>')
+    .description('Ratify a break-glass under the normal policy rule, so its releases stay accepted')
+    .requiredOption('--version <version>', 'a release accepted under break-glass (repeatable)', collect)
+    .requiredOption('--reason <text>', 'why: recorded in the ledger')
+    .action(async (workload: string, options: { version: string[]; reason: string }, command: Command) => {
+      const created = await (await ctx.client(command)).post<PolicyView>(`/v1/workloads/${encodeName(workload)}/break-glass/ratify`, { versions: options.version, reason: options.reason });
+      ctx.out.line(`policy version ${created.number} of ${workload}: ${options.version.join(', ')} ratified`);
     });
 }

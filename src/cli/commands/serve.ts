@@ -49,14 +49,21 @@ interface ServeFlags {
   rolloutInterval: number;
 }
 
-/** SEV-SNP always (AMD's roots ship with Covenant); sim and TPM only when given something to trust. */
+/**
+ * Every format whose vendor roots ship with Covenant (AMD, Intel, AWS, NVIDIA) always;
+ * sim and TPM only when given something to trust.
+ */
 async function evidenceVerifiers(sim: { dir: string; explicit: boolean }, tpmAnchorFiles: readonly string[]): Promise<EvidenceVerifier[]> {
-  const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }] = await Promise.all([
+  const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }, { nitroPlugin }, { sgxPlugin, tdxPlugin }, { azureSnpVtpmPlugin }, { nvidiaGpuPlugin }] = await Promise.all([
     import('../../evidence/sev-snp/index.js'),
     import('../../evidence/sim/index.js'),
     import('../../evidence/tpm/index.js'),
+    import('../../evidence/nitro/index.js'),
+    import('../../evidence/dcap/index.js'),
+    import('../../evidence/azure-snp-vtpm/index.js'),
+    import('../../evidence/nvidia/index.js'),
   ]);
-  const verifiers: EvidenceVerifier[] = [{ plugin: sevSnpPlugin }];
+  const verifiers: EvidenceVerifier[] = [sevSnpPlugin, nitroPlugin, sgxPlugin, tdxPlugin, azureSnpVtpmPlugin, nvidiaGpuPlugin].map((plugin) => ({ plugin }));
   const simRoot = await loadSimRoot(sim.dir);
   // Asked for by name, a missing root is a mistake; by default, it means "no sim".
   if (simRoot === undefined && sim.explicit) throw new CovenantError('bad-request', `--sim-dir ${sim.dir} holds no vendor-root.pem: run \`covenant sim init --dir ${sim.dir}\``);

@@ -22,7 +22,8 @@ import { object, type JsonObject } from './json.js';
  * Anything else is not DCAP collateral and is left alone.
  */
 
-export const MAX_COLLATERAL_ITEMS = 16;
+// What an instance may post (16, the attestation document's bound) and as many items again imported.
+export const MAX_COLLATERAL_ITEMS = 32;
 export const MAX_COLLATERAL_ITEM_BYTES = 16 * 1024 * 1024;
 
 export interface SignedDocument {

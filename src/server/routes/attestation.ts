@@ -7,7 +7,7 @@ import { ATTESTATION_MEDIA_TYPE } from '../../verifier/envelope.js';
 import type { AttestationSession } from '../../verifier/session.js';
 import type { Admission } from '../admission.js';
 import { signerOf, typed } from '../context.js';
-import { UpdatePolicy } from './workloads.js';
+import { UpdatePolicy } from '../../policy/schemas.js';
 
 /**
  * The Veraison challenge-response API (shared/reference formats A.2), for TEE
@@ -95,6 +95,9 @@ export function attestationRoutes(app: FastifyInstance, { attestation, admission
           policy: attested.appraisal.policyId,
           ...(attested.appraisal.matchedRelease === undefined ? {} : { release: attested.appraisal.matchedRelease }),
           reasons: attested.appraisal.reasons,
+          ...(attested.devices.length === 0
+            ? {}
+            : { devices: attested.devices.map((device) => ({ status: device.status, ...(device.matchedRelease === undefined ? {} : { release: device.matchedRelease }), reasons: device.reasons })) }),
         },
       });
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { authorized } from '../../ceremony/members.js';
+import { roleCheck } from '../../ceremony/command.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -115,7 +115,7 @@ export function auditRoutes(app: FastifyInstance, { cp, tenant }: RouteContext):
   api.post('/v1/audit/checkpoints', { schema: { tags, summary: 'Sign and store a checkpoint of the current tree now' } }, async (request, reply) => {
     // Through the spine, so that a refusal is ledgered like every other one; an
     // allowed request appends nothing (the checkpoint is not a ledger entry).
-    await cp.execute(tenant, authorized(signerOf(request), 'checkpoint', 'checkpoint.create', async () => ({ entries: [], result: undefined })));
+    await cp.execute(tenant, roleCheck(signerOf(request), 'checkpoint', 'checkpoint.create'));
     const stored = await cp.checkpointer.checkpoint(tenant);
     return reply.code(201).send({ size: stored.size, root: hex(stored.root), note: stored.note, createdAt: stored.createdAt });
   });

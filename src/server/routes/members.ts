@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { addMember, listMembers, removeMember } from '../../ceremony/members.js';
+import { addMember, removeMember } from '../../ceremony/member-commands.js';
+import { listMembers } from '../../ceremony/members.js';
 import { keyThumbprint } from '../../ceremony/member-key.js';
 import type { Member } from '../../core/model.js';
 import { signerOf, typed, type RouteContext } from '../context.js';

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CovenantError } from '../../core/errors.js';
-import { DEADLINE_ACTIONS, type GateEvaluation, type Rollout } from '../../core/rollout.js';
+import type { GateEvaluation, Rollout } from '../../core/rollout.js';
+import { StartRollout } from '../../rollout/schemas.js';
 import { currentPolicy, releasesByVersion, requireWorkload } from '../../policy/queries.js';
 import {
   advanceRollout,
@@ -24,18 +25,6 @@ import { policyView } from './workloads.js';
 const workloadParams = z.strictObject({ workload: z.string().min(1).max(128) });
 const reason = z.string().min(1).max(1024);
 const dateTime = z.iso.datetime({ offset: true });
-
-const StartRollout = z.strictObject({
-  to: z.string().min(1).max(64),
-  from: z.array(z.string().min(1).max(64)).max(16).optional(),
-  waves: z.array(z.number().int().min(1).max(100)).min(1).max(20).optional(),
-  // Validated by the rollout's own parser, which names every bad field of a gates file.
-  gate: z.record(z.string(), z.unknown()).optional(),
-  deadline: dateTime.optional(),
-  onDeadline: z.enum(DEADLINE_ACTIONS).optional(),
-  raiseFloor: z.boolean().optional(),
-  reason,
-});
 
 export function rolloutView(rollout: Rollout, now: Date, evaluation?: GateEvaluation) {
   const d = rollout.document;

@@ -5,7 +5,7 @@ import { CovenantError } from '../../core/errors.js';
 import type { PolicyVersion } from '../../core/model.js';
 import { currentPolicy } from '../../policy/queries.js';
 import { verifyEar } from '../../verifier/ear.js';
-import { tokenStanding } from '../../verifier/token-check.js';
+import { tokenStanding, tokenWorkloads } from '../../verifier/token-check.js';
 import type { PublishedJwks } from '../../verifier/token-keys.js';
 import { typed, type RouteContext } from '../context.js';
 
@@ -32,7 +32,7 @@ export function tokenRoutes(app: FastifyInstance, { cp, tenant, jwks }: RouteCon
         throw error;
       }
       const policies = new Map<string, PolicyVersion | null>();
-      for (const workload of Object.keys(claims.submods)) policies.set(workload, await currentPolicy(cp.store.db, tenant, workload));
+      for (const workload of tokenWorkloads(claims)) policies.set(workload, await currentPolicy(cp.store.db, tenant, workload));
       const reasons = tokenStanding(claims, policies, cp.clock());
       return { valid: reasons.length === 0, reasons };
     },

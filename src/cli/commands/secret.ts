@@ -1,0 +1,205 @@
+import { text } from 'node:stream/consumers';
+import { Option, type Command } from 'commander';
+import { CovenantError } from '../../core/errors.js';
+import { encodeName, type Client } from '../client.js';
+import { collect, type CliContext } from '../context.js';
+import { formatFields } from '../output.js';
+import { readInput } from './evidence.js';
+import { parseBounded } from './release.js';
+
+interface WriteView {
+  resource: string;
+  version: number;
+  digest: string;
+  size: number;
+  kek: string;
+}
+
+interface RuleView {
+  name: string;
+  workloads: string[];
+  releases?: string[];
+  phases?: string[];
+  when?: string;
+  versions: number | 'all';
+}
+
+interface MetaView {
+  resource: string;
+  latestVersion: number;
+  rulesRevision: number;
+  rules: RuleView[];
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  versions?: { version: number; digest: string; size: number; kek: string; createdAt: string; createdBy: string }[];
+}
+
+interface SlotsView {
+  workload: string;
+  migrationWindowSeconds: number;
+  windowSetAt?: string;
+  windowSetBy?: string;
+  releases: { release: string; current: string; legacy?: { release: string; kid: string; closesAt?: string } }[];
+}
+
+/** `repository/type/tag` as three encoded path segments. */
+export function resourcePath(resource: string): string {
+  const parts = resource.split('/');
+  if (parts.length !== 3 || parts.some((part) => part === '')) throw new CovenantError('bad-request', `${JSON.stringify(resource)} is not repository/type/tag`);
+  return parts.map(encodeName).join('/');
+}
+
+const parseVersions = (value: string): number | 'all' => (value === 'all' ? 'all' : parseBounded(1, 1000)(value));
+
+/** The value to store: `--value` as UTF-8, or a file's bytes (`-` for standard input, so it stays out of `ps` and history). */
+async function valueOf(options: { value?: string; file?: string }, command: Command): Promise<Uint8Array> {
+  if ((options.value === undefined) === (options.file === undefined)) command.error('error: give exactly one of --value or --file', { exitCode: 2, code: 'covenant.usage' });
+  if (options.value !== undefined) return new TextEncoder().encode(options.value);
+  const bytes = options.file === '-' ? new TextEncoder().encode(await text(process.stdin)) : await readInput(options.file!, 'secret value');
+  if (bytes.length === 0) throw new CovenantError('bad-request', `${options.file === '-' ? 'standard input' : options.file} is empty`);
+  return bytes;
+}
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+function printWrite(ctx: CliContext, verb: string, written: WriteView): void {
+  ctx.out.line(`${verb} ${written.resource} version ${written.version} (${written.size} bytes, ${written.digest}, key ${written.kek})`);
+}
+
+function ruleLine(rule: RuleView): string {
+  const parts = [`workloads ${rule.workloads.join(', ')}`];
+  if (rule.releases) parts.push(`releases ${rule.releases.join(', ')}`);
+  if (rule.phases) parts.push(`phases ${rule.phases.join(', ')}`);
+  parts.push(`versions ${rule.versions === 'all' ? 'all' : rule.versions === 1 ? 'latest' : `newest ${rule.versions}`}`);
+  if (rule.when) parts.push(`when ${rule.when}`);
+  return `rule ${rule.name}: ${parts.join('; ')}`;
+}
+
+/** A rule's default name: `allow_` and its first workload, as a CEL-style identifier. */
+const defaultRuleName = (workload: string): string => `allow_${workload.replace(/[^A-Za-z0-9_]/g, '_')}`.slice(0, 64);
+
+async function showRules(ctx: CliContext, client: Client, resource: string): Promise<void> {
+  const meta = await client.get<MetaView>(`/v1/secrets/${resourcePath(resource)}`);
+  if (meta.rules.length === 0) ctx.out.line(`${meta.resource} has no rules: nothing is released (default deny)`);
+  for (const rule of meta.rules) ctx.out.line(ruleLine(rule));
+}
+
+export function registerSecretCommands(program: Command, ctx: CliContext): void {
+  const secret = program.command('secret').description('Key broker resources (repository/type/tag): values sealed at rest, release rules, sealing-key slots');
+
+  secret
+    .command('put <resource>')
+    .description('Store a new resource (repository/type/tag) with its first version; the value never comes back out of the API')
+    .option('--value <text>', 'the value, as UTF-8 text (visible in process lists and shell history: prefer --file)')
+    .option('--file <path>', 'read the value from a file (- for standard input)')
+    .action(async (resource: string, options: { value?: string; file?: string }, command: Command) => {
+      const value = await valueOf(options, command);
+      const client = await ctx.client(command);
+      printWrite(ctx, 'stored', await client.post<WriteView>(`/v1/secrets/${resourcePath(resource)}`, { value: base64(value) }));
+    });
+
+  secret
+    .command('rotate <resource>')
+    .description('Add a version: a given value, or random bytes generated by the server (never shown)')
+    .option('--value <text>', 'the new value, as UTF-8 text')
+    .option('--file <path>', 'read the new value from a file (- for standard input)')
+    .option('--generate <bytes>', 'have the server generate this many random bytes (16–4096)', parseBounded(16, 4096))
+    .action(async (resource: string, options: { value?: string; file?: string; generate?: number }, command: Command) => {
+      const given = [options.value, options.file, options.generate].filter((o) => o !== undefined).length;
+      if (given !== 1) command.error('error: give exactly one of --value, --file or --generate', { exitCode: 2, code: 'covenant.usage' });
+      const body = options.generate !== undefined ? { generate: options.generate } : { value: base64(await valueOf(options, command)) };
+      const client = await ctx.client(command);
+      printWrite(ctx, 'rotated', await client.post<WriteView>(`/v1/secrets/${resourcePath(resource)}/versions`, body));
+    });
+
+  secret
+    .command('meta <resource>')
+    .description("Show a resource's versions (digest, size, key id) and release rules — never its value")
+    .option('--json', 'print as JSON')
+    .action(async (resource: string, options: { json?: boolean }, command: Command) => {
+      const meta = await (await ctx.client(command)).get<MetaView>(`/v1/secrets/${resourcePath(resource)}`);
+      if (options.json) return ctx.out.json(meta);
+      ctx.out.line(
+        formatFields([
+          ['resource', meta.resource],
+          ['latest', String(meta.latestVersion)],
+          ['created', `${meta.createdAt} by ${meta.createdBy}`],
+          ['updated', meta.updatedAt],
+          ['rules', meta.rules.length === 0 ? 'none (default deny)' : `revision ${meta.rulesRevision}`],
+        ]),
+      );
+      for (const rule of meta.rules) ctx.out.line(ruleLine(rule));
+      ctx.out.table(meta.versions ?? [], ['version', 'size', 'digest', 'kek', 'createdAt', 'createdBy']);
+    });
+
+  secret
+    .command('list')
+    .description('List resources with their latest version and rule count')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { secrets } = await (await ctx.client(command)).get<{ secrets: MetaView[] }>('/v1/secrets');
+      if (options.json) return ctx.out.json(secrets);
+      ctx.out.table(
+        secrets.map((s) => ({ resource: s.resource, latest: s.latestVersion, rules: s.rules.length, updated: s.updatedAt })),
+        ['resource', 'latest', 'rules', 'updated'],
+      );
+    });
+
+  secret
+    .command('rules <resource>')
+    .description('Show the release rules, set one (--allow-workload …), or drop one (--drop <name>); nothing is released without a rule')
+    .option('--allow-workload <name>', 'grant to instances of this workload (repeatable)', collect)
+    .option('--allow-release <version>', 'only instances of this release (repeatable; default any accepted release)', collect)
+    .addOption(new Option('--allow-phase <phase>', 'only in this rollout phase (repeatable)').choices(['stable', 'rollout-from', 'rollout-to']).argParser(collect))
+    .option('--when <CEL>', 'only when this CEL condition over the result token holds')
+    .option('--versions <n|all>', 'how many of the newest versions may be read (default 1: the latest)', parseVersions)
+    .option('--name <rule>', 'the rule to set (default allow_<first workload>); setting a name again replaces that rule')
+    .option('--drop <rule>', 'remove this rule')
+    .action(async (resource: string, options: { allowWorkload?: string[]; allowRelease?: string[]; allowPhase?: string[]; when?: string; versions?: number | 'all'; name?: string; drop?: string }, command: Command) => {
+      const client = await ctx.client(command);
+      const setting = options.allowWorkload !== undefined;
+      const shaping = [options.allowRelease, options.allowPhase, options.when, options.versions, options.name].some((o) => o !== undefined);
+      if (options.drop !== undefined && (setting || shaping)) command.error('error: --drop takes no other rule options', { exitCode: 2, code: 'covenant.usage' });
+      if (!setting && shaping) command.error('error: a rule needs --allow-workload', { exitCode: 2, code: 'covenant.usage' });
+      if (options.drop === undefined && !setting) return showRules(ctx, client, resource);
+      const path = `/v1/secrets/${resourcePath(resource)}/rules`;
+      const changed =
+        options.drop !== undefined
+          ? await client.delete<{ revision: number; rules: RuleView[] }>(`${path}/${encodeName(options.drop)}`)
+          : await client.post<{ revision: number; rules: RuleView[] }>(path, {
+              name: options.name ?? defaultRuleName(options.allowWorkload![0]!),
+              workloads: options.allowWorkload,
+              ...(options.allowRelease === undefined ? {} : { releases: options.allowRelease }),
+              ...(options.allowPhase === undefined ? {} : { phases: options.allowPhase }),
+              ...(options.when === undefined ? {} : { when: options.when }),
+              ...(options.versions === undefined ? {} : { versions: options.versions }),
+            });
+      ctx.out.line(`rules of ${resource}: revision ${changed.revision}`);
+      if (changed.rules.length === 0) ctx.out.line('no rules left: nothing is released (default deny)');
+      for (const rule of changed.rules) ctx.out.line(ruleLine(rule));
+    });
+
+  secret
+    .command('slots <workload>')
+    .description('Sealing-key slots of each accepted release (key ids only) and when legacy slots close')
+    .option('--json', 'print as JSON')
+    .action(async (workload: string, options: { json?: boolean }, command: Command) => {
+      const view = await (await ctx.client(command)).get<SlotsView>(`/v1/workloads/${encodeName(workload)}/sealing`);
+      if (options.json) return ctx.out.json(view);
+      ctx.out.line(`${view.workload}: legacy slots stay open ${view.migrationWindowSeconds} s after a rollout completes${view.windowSetBy === undefined ? ' (default)' : ` (set ${view.windowSetAt} by ${view.windowSetBy})`}`);
+      ctx.out.table(
+        view.releases.map((r) => ({ release: r.release, current: r.current, legacy: r.legacy === undefined ? null : `${r.legacy.release} ${r.legacy.kid}`, closes: r.legacy === undefined ? null : (r.legacy.closesAt ?? 'after completion') })),
+        ['release', 'current', 'legacy', 'closes'],
+      );
+    });
+
+  secret
+    .command('migration-window <workload> <duration>')
+    .description('Set how long the legacy sealing slot stays open after a rollout completes (90s, 10m, 2h, 3d)')
+    .action(async (workload: string, duration: string, _options: unknown, command: Command) => {
+      if (!/^\d{1,9}[smhd]?$/.test(duration)) command.error('error: the duration must be like 90s, 10m, 2h or 3d', { exitCode: 2, code: 'covenant.usage' });
+      const set = await (await ctx.client(command)).post<{ workload: string; seconds: number }>(`/v1/workloads/${encodeName(workload)}/sealing`, { migrationWindow: duration });
+      ctx.out.line(`${set.workload}: legacy sealing slots close ${set.seconds} s after a rollout completes`);
+    });
+}
