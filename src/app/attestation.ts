@@ -98,6 +98,7 @@ export class AttestationService {
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
   /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
   readonly #instanceKeys = new LruCache<string, { readonly jwk: JsonWebKey; readonly thumbprint: string }>(MEMO_CAPACITY);
+  readonly #knownWorkloads = new LruCache<string, true>(MEMO_CAPACITY);
 
   constructor(options: AttestationOptions) {
     this.#options = options;
@@ -114,7 +115,11 @@ export class AttestationService {
 
   async newSession(workload: string, options: { nonce?: Uint8Array; nonceBytes?: number } = {}): Promise<AttestationSession & { token: string }> {
     const { cp, tenant } = this.#options;
-    await requireWorkload(cp.store.db, tenant, workload);
+    // Workloads are never deleted, so one that existed still does.
+    if (this.#knownWorkloads.get(workload) === undefined) {
+      await requireWorkload(cp.store.db, tenant, workload);
+      this.#knownWorkloads.set(workload, true);
+    }
     const { token, session } = this.#sessions.create(workload, cp.clock(), {
       ...options,
       ...(this.#options.sessionSeconds === undefined ? {} : { lifetimeSeconds: this.#options.sessionSeconds }),

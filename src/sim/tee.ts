@@ -6,6 +6,7 @@
  */
 import { createPublicKey, sign } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
+import { LruCache } from '../core/lru.js';
 import { formatDigest, parseDigest } from '../core/digest.js';
 import { encodeEvidence, encodeReport, REPORT_DATA_BYTES, SIM_REPORT_VERSION, workloadSchema, type SimReport, type SimWorkload } from '../evidence/sim/format.js';
 import { expectedReportData } from '../verifier/binding.js';
@@ -17,6 +18,8 @@ export type LaunchedWorkload = SimWorkload;
 export class SimulatedTee {
   readonly platform: PlatformIdentity;
   readonly workload: LaunchedWorkload;
+  /** Instance keys already checked to be SPKI: an instance re-attests with the same key, and decoding one is not free. */
+  readonly #checkedKeys = new LruCache<string, true>(1024);
 
   constructor(platform: PlatformIdentity, workload: LaunchedWorkload) {
     const parsed = workloadSchema.safeParse(workload);
@@ -47,14 +50,7 @@ export class SimulatedTee {
    * because hashing a raw key or PEM by mistake would make a binding no verifier matches.
    */
   report(nonce: Uint8Array, instancePublicKey: Uint8Array): Uint8Array {
-    try {
-      createPublicKey({ key: Buffer.from(instancePublicKey), format: 'der', type: 'spki' });
-    } catch (error) {
-      throw new CovenantError('validation-failed', 'instancePublicKey must be a DER SubjectPublicKeyInfo', {
-        issues: [{ field: 'instancePublicKey', message: 'must be a DER SubjectPublicKeyInfo' }],
-        cause: error,
-      });
-    }
+    this.#checkSpki(instancePublicKey);
     const report: SimReport = {
       version: SIM_REPORT_VERSION,
       ...this.workload,
@@ -63,6 +59,20 @@ export class SimulatedTee {
     const reportBytes = encodeReport(report);
     const signature = sign(null, reportBytes, this.platform.privateKey);
     return encodeEvidence({ report: reportBytes, signature: new Uint8Array(signature), platformCertificate: this.platform.certificate });
+  }
+
+  #checkSpki(key: Uint8Array): void {
+    const id = Buffer.from(key).toString('base64');
+    if (this.#checkedKeys.get(id) !== undefined) return;
+    try {
+      createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
+    } catch (error) {
+      throw new CovenantError('validation-failed', 'instancePublicKey must be a DER SubjectPublicKeyInfo', {
+        issues: [{ field: 'instancePublicKey', message: 'must be a DER SubjectPublicKeyInfo' }],
+        cause: error,
+      });
+    }
+    this.#checkedKeys.set(id, true);
   }
 
   /**
