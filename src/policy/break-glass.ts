@@ -4,12 +4,10 @@ import { parseArgs } from '../ceremony/parse-args.js';
 import { parseDuration } from '../core/duration.js';
 import { CovenantError } from '../core/errors.js';
 import type { PolicyVersion } from '../core/model.js';
-import { decidePolicyUpdate } from '../core/policy.js';
 import type { Decision, Unit } from '../ledger/committer.js';
-import { checkRule } from './cel.js';
-import { policyVersionEntry } from './commands.js';
+import { decidePolicy, policyVersionEntry } from './commands.js';
 import { BREAK_GLASS_OPENED, BREAK_GLASS_RATIFIED, type BreakGlassOpened, type BreakGlassRatified } from './events.js';
-import { currentPolicy, releasesByVersion, requireWorkload } from './queries.js';
+import { currentPolicy, requireWorkload } from './queries.js';
 import { workloadName } from './schemas.js';
 
 /**
@@ -48,15 +46,11 @@ export const BREAK_GLASS = defineCommand({
     if (settled !== undefined) {
       throw new CovenantError('conflict', `release ${settled.version} is already accepted${settled.until === undefined ? '' : ` (until ${settled.until})`}: break-glass only admits a release the policy does not`);
     }
-    const version = decidePolicyUpdate({
-      current,
-      releases: await releasesByVersion(tx, ctx.tenant, workload),
-      update: { accept, deadlines: accept.map((v) => ({ version: v, until, why })), readmit: true, reason: `break-glass until ${until}: ${reason.trim()}` },
-      actor,
-      now: ctx.now,
-      tenant: ctx.tenant,
-      workload,
-      checkRule,
+    const version = await decidePolicy(tx, ctx, actor, workload, current, {
+      accept,
+      deadlines: accept.map((v) => ({ version: v, until, why })),
+      readmit: true,
+      reason: `break-glass until ${until}: ${reason.trim()}`,
     });
     const opened: BreakGlassOpened = { versions: [...accept].sort(), until, reason: reason.trim(), policy: version.id };
     return { entries: [{ type: BREAK_GLASS_OPENED, actor, workload, payload: opened }, policyVersionEntry(actor, workload, version, [])], result: version };
@@ -74,16 +68,7 @@ export const RATIFY_BREAK_GLASS = defineCommand({
     const open = new Set((current?.document.accepted ?? []).filter((entry) => entry.why?.startsWith(MARK) === true && entry.until !== undefined && Date.parse(entry.until) > ctx.now.getTime()).map((e) => e.version));
     const missing = chosen.find((v) => !open.has(v));
     if (missing !== undefined) throw new CovenantError('invalid-policy', `release ${missing} is not accepted under an open break-glass: nothing to ratify`);
-    const version = decidePolicyUpdate({
-      current,
-      releases: await releasesByVersion(tx, ctx.tenant, workload),
-      update: { clearDeadlines: chosen, reason: `break-glass ratified for ${chosen.join(', ')}: ${reason.trim()}` },
-      actor,
-      now: ctx.now,
-      tenant: ctx.tenant,
-      workload,
-      checkRule,
-    });
+    const version = await decidePolicy(tx, ctx, actor, workload, current, { clearDeadlines: chosen, reason: `break-glass ratified for ${chosen.join(', ')}: ${reason.trim()}` });
     const ratified: BreakGlassRatified = { versions: [...chosen].sort(), reason: reason.trim(), policy: version.id };
     return {
       entries: [{ type: BREAK_GLASS_RATIFIED, actor, workload, payload: ratified }, policyVersionEntry(actor, workload, version, chosen.map((v) => ({ version: v, status: 'accepted' as const })))],

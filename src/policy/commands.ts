@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
 import type { Actor } from '../core/model.js';
-import type { Decision, Projector, Unit } from '../ledger/committer.js';
+import type { Decision, Projector, Unit, UnitContext } from '../ledger/committer.js';
+import type { Tx } from '../store/store.js';
 import type { NewEntry } from '../ledger/entry.js';
 import {
   CHANGE_REFUSED,
@@ -63,6 +64,31 @@ export const createWorkload = (signer: string, name: string): Unit<Workload> => 
 export const registerRelease = (signer: string, workload: string, release: ReleaseArgs): Unit<Release> => governed(signer, RELEASE_REGISTER, { workload, release });
 
 /** The ledger entry of a new policy version, with the release lifecycle changes it makes. */
+/**
+ * The policy version `update` makes of `current` (the workload's version in force, or
+ * none), against the workload's releases as read inside `tx` unless given.
+ */
+export async function decidePolicy(
+  tx: Tx,
+  ctx: UnitContext,
+  actor: Actor,
+  workload: string,
+  current: PolicyVersion | null,
+  update: PolicyUpdate,
+  releases?: ReadonlyMap<string, Release>,
+): Promise<PolicyVersion> {
+  return decidePolicyUpdate({
+    current,
+    releases: releases ?? (await releasesByVersion(tx, ctx.tenant, workload)),
+    update,
+    actor,
+    now: ctx.now,
+    tenant: ctx.tenant,
+    workload,
+    checkRule,
+  });
+}
+
 export function policyVersionEntry(actor: Actor, workload: string, version: PolicyVersion, releaseStatus: PolicyVersionCreated['releaseStatus']): NewEntry<PolicyVersionCreated> {
   return { type: POLICY_VERSION_CREATED, actor, workload, payload: { id: version.id, document: version.document, ...(releaseStatus === undefined ? {} : { releaseStatus }) } };
 }
@@ -99,16 +125,7 @@ export const POLICY_UPDATE = defineCommand({
         throw new CovenantError('conflict', `release ${locked} is part of rollout #${lock.number}; complete or roll back the rollout instead of changing it by hand`);
       }
       const current = await currentPolicy(tx, ctx.tenant, workload);
-      const version = decidePolicyUpdate({
-        current,
-        releases: await releasesByVersion(tx, ctx.tenant, workload),
-        update,
-        actor,
-        now: ctx.now,
-        tenant: ctx.tenant,
-        workload,
-        checkRule,
-      });
+      const version = await decidePolicy(tx, ctx, actor, workload, current, update);
       return { entries: [policyVersionEntry(actor, workload, version, releaseStatusChanges(current?.document ?? null, version.document))], result: version };
     }),
 });

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
 import type { Actor, PolicyVersion } from '../core/model.js';
-import { decidePolicyUpdate, expiredDeadlines, type PolicyUpdate } from '../core/policy.js';
+import { expiredDeadlines, type PolicyUpdate } from '../core/policy.js';
 import {
   decideCompletion,
   decideManualAdvance,
@@ -26,8 +26,7 @@ import { workloadName } from '../policy/schemas.js';
 import { EndArgs, StartArgs } from './schemas.js';
 import type { Decision, Projector, Unit } from '../ledger/committer.js';
 import type { NewEntry } from '../ledger/entry.js';
-import { checkRule } from '../policy/cel.js';
-import { ledgeringRefusals, policyVersionEntry } from '../policy/commands.js';
+import { decidePolicy, ledgeringRefusals, policyVersionEntry } from '../policy/commands.js';
 import { currentPolicy, findRelease, releasesByVersion, requireWorkload } from '../policy/queries.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
@@ -81,17 +80,8 @@ async function requireActive(tx: Tx, tenant: string, workload: string): Promise<
   return rollout;
 }
 
-async function decidePolicy(tx: Tx, ctx: Ctx, actor: Actor, workload: string, update: PolicyUpdate): Promise<PolicyVersion> {
-  return decidePolicyUpdate({
-    current: await currentPolicy(tx, ctx.tenant, workload),
-    releases: await releasesByVersion(tx, ctx.tenant, workload),
-    update,
-    actor,
-    now: ctx.now,
-    tenant: ctx.tenant,
-    workload,
-    checkRule,
-  });
+async function decideFromCurrent(tx: Tx, ctx: Ctx, actor: Actor, workload: string, update: PolicyUpdate): Promise<PolicyVersion> {
+  return decidePolicy(tx, ctx, actor, workload, await currentPolicy(tx, ctx.tenant, workload), update);
 }
 
 export const ROLLOUT_START = defineCommand({
@@ -115,7 +105,7 @@ export const ROLLOUT_START = defineCommand({
         actor,
         now: ctx.now,
       });
-      const policy = await decidePolicy(tx, ctx, actor, workload, plan.policy);
+      const policy = await decideFromCurrent(tx, ctx, actor, workload, plan.policy);
       const started: RolloutStarted = { document: plan.document, policy: policy.id, releaseStatus: plan.releaseStatus };
       const rollout: Rollout = { document: plan.document, status: 'active', wave: 0, waveStartedAt: ctx.now.toISOString() };
       return {
@@ -147,7 +137,7 @@ async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'co
   } else {
     ending = decideRollback(rollout, workload, current.document, outcome);
   }
-  const policy = ending.policy === undefined ? undefined : await decidePolicy(tx, ctx, actor, workload, ending.policy);
+  const policy = ending.policy === undefined ? undefined : await decideFromCurrent(tx, ctx, actor, workload, ending.policy);
   const payload: RolloutEnded = { number: rollout.document.number, wave: rollout.wave, outcome, gate, policy: policy?.id ?? null, releaseStatus: ending.releaseStatus };
   const entries: NewEntry[] = [{ type: kind === 'complete' ? ROLLOUT_COMPLETED : ROLLOUT_ROLLED_BACK, actor, workload, payload }];
   if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));
@@ -251,16 +241,7 @@ export function driveRollout(workload: string): Unit<DriverOutcome> {
     const expired = base === null ? [] : expiredDeadlines(base.document, ctx.now);
     if (expired.length > 0 && base !== null) {
       const releases = await releasesByVersion(tx, ctx.tenant, workload);
-      const version = decidePolicyUpdate({
-        current: base,
-        releases,
-        update: { remove: expired, reason: `deadline passed for ${expired.join(', ')}: no longer accepted` },
-        actor: DRIVER,
-        now: ctx.now,
-        tenant: ctx.tenant,
-        workload,
-        checkRule,
-      });
+      const version = await decidePolicy(tx, ctx, DRIVER, workload, base, { remove: expired, reason: `deadline passed for ${expired.join(', ')}: no longer accepted` }, releases);
       const retire: ReleaseStatusChange[] = expired.filter((v) => releases.get(v)?.status !== 'revoked').map((version) => ({ version, status: 'retired' }));
       entries.push(policyVersionEntry(DRIVER, workload, version, retire));
     }
@@ -316,7 +297,7 @@ export const RELEASE_REVOKE = defineCommand({
           ? { remove: [args.version], reason: `revoked ${args.version}: ${reason}` }
           : { deadlines: [{ version: args.version, until: deadline, why: `revoked: ${reason}` }], reason: `revoked ${args.version}, accepted until ${deadline}: ${reason}` };
     }
-    const policy = update === undefined ? undefined : await decidePolicy(tx, ctx, actor, workload, update);
+    const policy = update === undefined ? undefined : await decideFromCurrent(tx, ctx, actor, workload, update);
     const payload: ReleaseRevoked = { version: args.version, reason, deadline };
     const entries: NewEntry[] = [{ type: RELEASE_REVOKED, actor, workload, payload }];
     if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));

@@ -5,7 +5,8 @@ import { EvidenceError, type Claims, type EvidencePlugin, type VerifyContext } f
 import { sevSnpPlugin } from '../sev-snp/index.js';
 import { parseReport } from '../sev-snp/report.js';
 import { verifyQuote, type PcrValues, type VerifiedQuote } from '../tpm/quote.js';
-import { hashName, TPM_ALG, type TpmSignature } from '../tpm/structures.js';
+import { pcrConfig, quoteDetails } from '../tpm/quote-claims.js';
+import { TPM_ALG, type TpmSignature } from '../tpm/structures.js';
 import { checkParavisorVmpl, checkRuntimeDataBinding } from './binding.js';
 import { AZURE_SNP_VTPM_MEDIA_TYPE, parseAzureEvidence, type AzureQuote } from './evidence.js';
 import { parseHclReport, type HclReport } from './hcl.js';
@@ -32,8 +33,7 @@ function pcrValues(quote: AzureQuote): PcrValues {
 
 function claimsOf(snp: Claims, hcl: HclReport, runtime: RuntimeData, quote: VerifiedQuote): Claims {
   const { attest } = quote;
-  const config: Record<string, Digest> = { ...snp.config };
-  for (const pcr of quote.selected) config[`pcr${pcr.index}`] = { alg: pcr.bank, hex: hex(pcr.value) };
+  const config: Record<string, Digest> = { ...snp.config, ...pcrConfig(quote) };
   return {
     teeClass: 'azure-snp-vtpm',
     // The launch measurement (SHA-384) of the paravisor's image, then the PCR composite the AK signed.
@@ -54,21 +54,7 @@ function claimsOf(snp: Claims, hcl: HclReport, runtime: RuntimeData, quote: Veri
       ...(runtime.ekThumbprint === undefined ? {} : { ekJwkThumbprint: runtime.ekThumbprint }),
       runtimeDataSha256: createHash('sha256').update(hcl.runtimeData).digest('hex'),
       hcl: { headerVersion: hcl.headerVersion, requestType: hcl.requestType, status: hcl.status, igvmVersion: hcl.igvmVersion, reportType: 'snp', runtimeDataHash: 'sha256' },
-      quote: {
-        clockInfo: {
-          // u64: a string keeps every bit through JSON.
-          clock: attest.clockInfo.clock.toString(),
-          resetCount: attest.clockInfo.resetCount,
-          restartCount: attest.clockInfo.restartCount,
-          safe: attest.clockInfo.safe,
-        },
-        firmwareVersion: `0x${attest.firmwareVersion.toString(16).padStart(16, '0')}`,
-        qualifiedSigner: hex(attest.qualifiedSigner),
-        pcrSelection: attest.pcrSelections
-          .filter((selection) => selection.pcrs.length > 0)
-          .map((selection) => ({ alg: hashName(selection.hash) ?? selection.hash, pcrs: [...selection.pcrs] })),
-        signatureScheme: `rsassa-${quote.digestAlg}`,
-      },
+      quote: quoteDetails(quote, 'rsassa'),
       snp: { ...snp.details, reportData: snp.reportData ?? null },
     },
   };

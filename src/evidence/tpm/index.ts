@@ -1,9 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
-import type { Digest } from '../../core/model.js';
 import { EvidenceError, type Claims, type EvidencePlugin, type VerifyContext } from '../plugin.js';
 import { parseTpmEvidence, TPM_EVIDENCE_MEDIA_TYPE } from './evidence.js';
 import { verifyQuote } from './quote.js';
-import { hashName, parseSignature } from './structures.js';
+import { pcrConfig, quoteDetails } from './quote-claims.js';
+import { parseSignature } from './structures.js';
 import { trustAk } from './trust.js';
 
 export { encodeTpmEvidence, parseTpmEvidence, TPM_EVIDENCE_MEDIA_TYPE, MAX_TPM_EVIDENCE_BYTES } from './evidence.js';
@@ -41,8 +41,7 @@ export async function verifyTpmEvidence(evidence: Uint8Array, context: VerifyCon
   });
   const { attest } = quote;
 
-  const config: Record<string, Digest> = {};
-  for (const pcr of quote.selected) config[`pcr${pcr.index}`] = { alg: pcr.bank, hex: hex(pcr.value) };
+  const config = pcrConfig(quote);
 
   return {
     teeClass: 'tpm',
@@ -51,19 +50,7 @@ export async function verifyTpmEvidence(evidence: Uint8Array, context: VerifyCon
     config,
     reportData: hex(attest.extraData),
     details: {
-      clockInfo: {
-        // u64: a string keeps every bit through JSON.
-        clock: attest.clockInfo.clock.toString(),
-        resetCount: attest.clockInfo.resetCount,
-        restartCount: attest.clockInfo.restartCount,
-        safe: attest.clockInfo.safe,
-      },
-      firmwareVersion: `0x${attest.firmwareVersion.toString(16).padStart(16, '0')}`,
-      qualifiedSigner: hex(attest.qualifiedSigner),
-      pcrSelection: attest.pcrSelections
-        .filter((selection) => selection.pcrs.length > 0)
-        .map((selection) => ({ alg: hashName(selection.hash) ?? selection.hash, pcrs: [...selection.pcrs] })),
-      signatureScheme: `${signature.scheme}-${quote.digestAlg}`,
+      ...quoteDetails(quote, signature.scheme),
       ak: {
         trust: ak.via,
         keyType: ak.key.asymmetricKeyType ?? 'unknown',
