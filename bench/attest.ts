@@ -8,21 +8,16 @@
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import { AttestationService } from '../src/app/attestation.js';
-import { createTenant } from '../src/ceremony/members.js';
-import { generateMemberKey } from '../src/ceremony/member-key.js';
-import { simPlugin } from '../src/evidence/sim/index.js';
 import { decodeEvidence } from '../src/evidence/sim/format.js';
-import { createWorkload, registerRelease, updatePolicy } from '../src/policy/commands.js';
 import { buildServer } from '../src/server/app.js';
 import { Metrics } from '../src/server/metrics.js';
 import { SimulatedTee } from '../src/sim/tee.js';
-import { createVendorRoot, exportPlatformIdentity, issuePlatformIdentity } from '../src/sim/vendor.js';
+import { exportPlatformIdentity } from '../src/sim/vendor.js';
 import type { FleetConfig } from './attest-fleet.js';
 import { openStore } from '../src/store/index.js';
-import { newSessionKey } from '../src/verifier/session.js';
 import { publicKeyOf, parseCertificate } from '../src/evidence/sim/certificate.js';
 import { BENCH_TENANT, benchPlane, collectGarbage, fmtInt, fmtRate, fmtRatio, goalWord, interleave, median, msSince, now, tempDir, type Interleaved } from './support.js';
+import { seedSimWorkload, simVendor } from './sim-fleet-setup.js';
 
 export const ATTEST_GOAL_PER_SEC = 3_000;
 
@@ -93,24 +88,8 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
       batches += 1;
       units += n;
     });
-    const admin = generateMemberKey('ed25519');
-    await cp.execute(BENCH_TENANT, createTenant({ origin: cp.logKey(BENCH_TENANT).origin, logVkey: cp.logKey(BENCH_TENANT).vkey }, [{ name: 'admin', publicKey: admin.publicKey, alg: 'ed25519', roles: ['admin'] }]));
-    await cp.execute(BENCH_TENANT, createWorkload('admin', WORKLOAD));
-    await cp.execute(BENCH_TENANT, registerRelease('admin', WORKLOAD, { version: '1.0.0', class: 'sim', measurements: [MEASUREMENT], securityVersion: 1 }));
-    await cp.execute(BENCH_TENANT, updatePolicy('admin', WORKLOAD, { accept: ['1.0.0'], reason: 'bench' }));
-
-    const at = new Date(Date.now() - 60_000);
-    const root = createVendorRoot({ now: at });
-    const platform = issuePlatformIdentity(root, { now: at, platformId: 'bench' });
-    const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    const attestation = new AttestationService({
-      cp,
-      tenant: BENCH_TENANT,
-      sessionKey: newSessionKey(),
-      tokenKey,
-      verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],
-      build: 'bench',
-    });
+    await seedSimWorkload(cp, WORKLOAD, [{ version: '1.0.0', measurement: MEASUREMENT, svn: 1 }], ['1.0.0']);
+    const { platform, tokenKey, attestation } = simVendor(cp, new Date(Date.now() - 60_000), 'bench');
     const app = await buildServer({ cp, tenant: BENCH_TENANT, metrics: new Metrics(), version: 'bench', tokenKeys: [{ key: tokenKey }], attestation });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const fleet = startFleet({ url, workload: WORKLOAD, measurement: MEASUREMENT, platform: exportPlatformIdentity(platform), instances: options.instances, inFlight: options.inFlight });

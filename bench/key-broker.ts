@@ -15,26 +15,22 @@
  * The clients run in a worker thread of this process (this module, started again): on a
  * two-core machine the server gets one core and the clients the other.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { AttestationService } from '../src/app/attestation.js';
-import { createTenant } from '../src/ceremony/members.js';
-import { generateMemberKey } from '../src/ceremony/member-key.js';
-import { simPlugin } from '../src/evidence/sim/index.js';
 import { KeyBroker } from '../src/keys/broker.js';
 import { changeSecretRules, putSecret } from '../src/keys/commands.js';
 import { encryptToTee } from '../src/keys/jwe.js';
 import { FileKms } from '../src/keys/kms.js';
-import { createWorkload, registerRelease, updatePolicy } from '../src/policy/commands.js';
 import { KbsClient, simRcarTee } from '../src/sdk/index.js';
 import { buildServer } from '../src/server/app.js';
 import { Metrics } from '../src/server/metrics.js';
 import { SimulatedTee } from '../src/sim/tee.js';
-import { createVendorRoot, issuePlatformIdentity } from '../src/sim/vendor.js';
 import { openStore } from '../src/store/index.js';
 import { newSessionKey } from '../src/verifier/session.js';
 import { BENCH_TENANT, benchPlane, collectGarbage, fmtInt, fmtMs, fmtRate, fmtRatio, goalWord, interleave, median, msSince, now, percentile, tempDir, type Interleaved } from './support.js';
+import { seedSimWorkload, simVendor } from './sim-fleet-setup.js';
 
 /** The issue's goals: at 200 concurrent clients, ≥ 1,500 releases/s with p99 < 50 ms. */
 export const KEY_RELEASE_GOAL_PER_SEC = 1_500;
@@ -180,20 +176,10 @@ export async function benchKeyBroker(options: KeyBrokerBenchOptions): Promise<Ke
       batches += 1;
       entries += n;
     });
-    const admin = generateMemberKey('ed25519');
-    const logKey = cp.logKey(BENCH_TENANT);
-    await cp.execute(BENCH_TENANT, createTenant({ origin: logKey.origin, logVkey: logKey.vkey }, [{ name: 'admin', publicKey: admin.publicKey, alg: 'ed25519', roles: ['admin'] }]));
-    await cp.execute(BENCH_TENANT, createWorkload('admin', WORKLOAD));
-    await cp.execute(BENCH_TENANT, registerRelease('admin', WORKLOAD, { version: '1.0.0', class: 'sim', measurements: [MEASUREMENT], securityVersion: 1 }));
-    await cp.execute(BENCH_TENANT, updatePolicy('admin', WORKLOAD, { accept: ['1.0.0'], reason: 'bench' }));
-
-    const issued = new Date(Date.now() - 60_000);
-    const root = createVendorRoot({ now: issued });
-    const platform = issuePlatformIdentity(root, { now: issued, platformId: 'bench' });
-    const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    await seedSimWorkload(cp, WORKLOAD, [{ version: '1.0.0', measurement: MEASUREMENT, svn: 1 }], ['1.0.0']);
     const sessionKey = newSessionKey();
+    const { platform, tokenKey, verifiers, attestation } = simVendor(cp, new Date(Date.now() - 60_000), 'bench', { sessionKey, tokenLifetimeSeconds: 3600 });
     const common = { cp, tenant: BENCH_TENANT, tokenKey, build: 'bench', tokenLifetimeSeconds: 3600 };
-    const verifiers = [{ plugin: simPlugin, trustAnchors: [root.certificate] }];
     const broker = new KeyBroker({
       cp,
       tenant: BENCH_TENANT,
@@ -212,7 +198,7 @@ export async function benchKeyBroker(options: KeyBrokerBenchOptions): Promise<Ke
       version: 'bench',
       tokenKeys: [{ key: tokenKey }],
       tokenLifetimeSeconds: 3600,
-      attestation: new AttestationService({ ...common, sessionKey, verifiers }),
+      attestation,
       keyBroker: broker,
     });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -236,7 +222,7 @@ export async function benchKeyBroker(options: KeyBrokerBenchOptions): Promise<Ke
           atGoal.push(await fleetRound(fleet, { mode: 'paced', releases: options.releases, perSecond: KEY_RELEASE_GOAL_PER_SEC }));
           return result.rate;
         };
-        // As many encryptions in flight as clients: WebCrypto spreads them over the thread pool, as the server does.
+        // The encryption exactly as a release makes it (synchronous node:crypto; the promise is the API's), as many callers as clients.
         const encryptRound = async (): Promise<number> => {
           collectGarbage();
           let next = 0;

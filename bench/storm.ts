@@ -10,25 +10,18 @@
  * (fastify's inject) and a real SQLite store: the figures are per simulated second, so
  * they do not depend on how fast this machine is — only the wall time does.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
-import { AttestationService } from '../src/app/attestation.js';
-import { createTenant } from '../src/ceremony/members.js';
-import { generateMemberKey } from '../src/ceremony/member-key.js';
-import { simPlugin } from '../src/evidence/sim/index.js';
-import { createWorkload, registerRelease, updatePolicy } from '../src/policy/commands.js';
 import { completeRollout, startRollout } from '../src/rollout/commands.js';
 import { buildServer } from '../src/server/app.js';
 import { Metrics } from '../src/server/metrics.js';
 import { SimAttester, type Transport } from '../src/sim/attester.js';
 import { SimulatedTee } from '../src/sim/tee.js';
-import { createVendorRoot, issuePlatformIdentity } from '../src/sim/vendor.js';
 import { VirtualTime } from '../src/sim/virtual-time.js';
 import { openStore } from '../src/store/index.js';
-import { newSessionKey } from '../src/verifier/session.js';
 import { BENCH_TENANT, benchPlane, fmtInt, fmtRatio, goalWord, msSince, now, tempDir } from './support.js';
+import { seedSimWorkload, simVendor } from './sim-fleet-setup.js';
 
 export interface StormOptions {
   /** Instances on each release. */
@@ -87,28 +80,10 @@ export async function runStorm(options: StormOptions): Promise<StormFigures> {
   const store = await openStore({ dataDir: dir });
   try {
     const cp = benchPlane(store, undefined, time.clock);
-    const admin = generateMemberKey('ed25519');
-    const logKey = cp.logKey(BENCH_TENANT);
-    await cp.execute(BENCH_TENANT, createTenant({ origin: logKey.origin, logVkey: logKey.vkey }, [{ name: 'admin', publicKey: admin.publicKey, alg: 'ed25519', roles: ['admin'] }]));
-    await cp.execute(BENCH_TENANT, createWorkload('admin', WORKLOAD));
-    for (const release of [A, B]) await cp.execute(BENCH_TENANT, registerRelease('admin', WORKLOAD, { version: release.version, class: 'sim', measurements: [release.measurement], securityVersion: release.svn }));
-    await cp.execute(BENCH_TENANT, updatePolicy('admin', WORKLOAD, { accept: [A.version], reason: 'bench' }));
+    await seedSimWorkload(cp, WORKLOAD, [A, B], [A.version]);
     await cp.execute(BENCH_TENANT, startRollout('admin', WORKLOAD, { to: B.version, reason: 'storm bench' }));
 
-    const issued = new Date(T0.getTime() - 86_400_000);
-    const root = createVendorRoot({ now: issued });
-    const platform = issuePlatformIdentity(root, { now: issued, platformId: 'storm' });
-    const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    const attestation = new AttestationService({
-      cp,
-      tenant: BENCH_TENANT,
-      sessionKey: newSessionKey(),
-      tokenKey,
-      verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],
-      build: 'bench',
-      tokenLifetimeSeconds: options.lifetimeSeconds,
-      tokenJitter: options.jitter,
-    });
+    const { platform, tokenKey, attestation } = simVendor(cp, new Date(T0.getTime() - 86_400_000), 'storm', { tokenLifetimeSeconds: options.lifetimeSeconds, tokenJitter: options.jitter });
     const app = await buildServer({
       cp,
       tenant: BENCH_TENANT,

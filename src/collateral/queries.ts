@@ -2,18 +2,12 @@ import type { Kysely } from 'kysely';
 import type { TeeClass } from '../core/model.js';
 import type { CollateralKind } from '../evidence/collateral.js';
 import type { CollateralTable, Database } from '../store/schema.js';
+import type { CollateralImported } from './events.js';
 import type { Tx } from '../store/store.js';
 
 type Db = Kysely<Database> | Tx;
 
-export interface StoredCollateral {
-  readonly digest: string;
-  readonly size: number;
-  readonly kind: CollateralKind;
-  readonly classes: readonly TeeClass[];
-  readonly subject: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
+export interface StoredCollateral extends CollateralImported {
   readonly importedAt: string;
   readonly importedBy: string;
 }

@@ -3,6 +3,7 @@ import { canonicalJson } from '../core/canonical.js';
 import { parseDuration } from '../core/duration.js';
 import { CovenantError } from '../core/errors.js';
 import { validateWorkloadName } from '../core/names.js';
+import type { Actor } from '../core/model.js';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
 import type { Attachment, Decision, Projector, Unit, UnitContext } from '../ledger/committer.js';
@@ -74,10 +75,12 @@ async function sealedBytes(tx: Tx, tenant: string, args: SecretWriteArgs): Promi
   return body;
 }
 
-async function written(tx: Tx, ctx: UnitContext, resource: string, version: number, args: SecretWriteArgs): Promise<{ payload: SecretWritten; attachment: Attachment }> {
+/** Version `version` of `resource`: its ledger entry and its sealed bytes beside the ledger. */
+async function written(tx: Tx, ctx: UnitContext, actor: Actor, resource: string, version: number, args: SecretWriteArgs): Promise<Decision<SecretWriteResult>> {
   const body = await sealedBytes(tx, ctx.tenant, args);
   const { digest, kek, size } = inspectSealed(body);
-  return { payload: { resource, version, digest, size, kek }, attachment: sealedAttachment(resource, body) };
+  const payload: SecretWritten = { resource, version, digest, size, kek };
+  return { entries: [{ type: SECRET_WRITTEN, actor, payload }], attachments: [sealedAttachment(resource, body)], result: { ...payload, createdAt: ctx.now.toISOString() } };
 }
 
 export const SECRET_PUT = defineCommand({
@@ -91,8 +94,7 @@ export const SECRET_PUT = defineCommand({
     if ((await findSecret(tx, ctx.tenant, resource)) !== undefined) {
       throw new CovenantError('conflict', `secret ${resource} already exists: \`covenant secret rotate\` adds a version`);
     }
-    const { payload, attachment } = await written(tx, ctx, resource, 1, args);
-    return { entries: [{ type: SECRET_WRITTEN, actor, payload }], attachments: [attachment], result: { ...payload, createdAt: ctx.now.toISOString() } };
+    return written(tx, ctx, actor, resource, 1, args);
   },
 });
 
@@ -105,8 +107,7 @@ export const SECRET_ROTATE = defineCommand({
   async run(tx, ctx, actor, args): Promise<Decision<SecretWriteResult>> {
     const resource = formatResource(parseWritableResource(args.resource));
     const secret = await requireSecret(tx, ctx.tenant, resource);
-    const { payload, attachment } = await written(tx, ctx, resource, secret.latestVersion + 1, args);
-    return { entries: [{ type: SECRET_WRITTEN, actor, payload }], attachments: [attachment], result: { ...payload, createdAt: ctx.now.toISOString() } };
+    return written(tx, ctx, actor, resource, secret.latestVersion + 1, args);
   },
 });
 

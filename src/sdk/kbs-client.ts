@@ -9,6 +9,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { flattenedDecrypt, type FlattenedJWE } from 'jose';
 import { CovenantError, type ProblemType } from '../core/errors.js';
 import { kbsReportData } from '../keys/runtime-data.js';
+import { honouringRetryAfter, type RetryAfterOptions } from './retry-after.js';
 
 /** A TEE as the RCAR client needs it: its KBS `tee` name and evidence over given report data. */
 export interface RcarTee {
@@ -71,7 +72,6 @@ function refusal(status: number, text: string): KbsRefused {
 export type TeeKeyType = 'EC-P256' | 'EC-P384' | 'RSA';
 
 const PROTOCOL_VERSION = '0.1.1';
-const MAX_RETRY_AFTER_SECONDS = 30;
 const COOKIE = 'kbs-session-id';
 
 function teeKeyPair(type: TeeKeyType): { publicJwk: Readonly<Record<string, string>>; privateKey: KeyObject } {
@@ -82,7 +82,7 @@ function teeKeyPair(type: TeeKeyType): { publicJwk: Readonly<Record<string, stri
   return { publicJwk, privateKey: pair.privateKey };
 }
 
-export interface KbsClientOptions {
+export interface KbsClientOptions extends RetryAfterOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:7800 */
   readonly server: string;
   readonly workload: string;
@@ -90,9 +90,6 @@ export interface KbsClientOptions {
   readonly transport?: KbsTransport;
   /** The TEE key's type (default EC P-256). */
   readonly keyType?: TeeKeyType;
-  /** 429s honoured per request before giving up (default 5). */
-  readonly maxRetries?: number;
-  readonly sleep?: (seconds: number) => Promise<void>;
 }
 
 export class KbsClient {
@@ -164,15 +161,8 @@ export class KbsClient {
     return new URL(`kbs/v0/${path}`, base).toString();
   }
 
-  /** One request, honouring the broker's 429 Retry-After as the sim attester does. */
-  async #send(request: Parameters<KbsTransport>[0]): ReturnType<KbsTransport> {
-    const sleep = this.#options.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000)));
-    for (let attempt = 0; ; attempt++) {
-      const response = await this.#transport(request);
-      if (response.status !== 429 || attempt >= (this.#options.maxRetries ?? 5)) return response;
-      const retryAfter = Number(response.headers['retry-after']);
-      await sleep(Number.isInteger(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS) : 1);
-    }
+  #send(request: Parameters<KbsTransport>[0]): ReturnType<KbsTransport> {
+    return honouringRetryAfter(() => this.#transport(request), this.#options);
   }
 }
 

@@ -9,6 +9,7 @@ import { base64url } from 'jose';
 import { CovenantError, type ProblemType } from '../core/errors.js';
 import { SIM_MEDIA_TYPE } from '../evidence/sim/format.js';
 import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../verifier/envelope.js';
+import { honouringRetryAfter, type RetryAfterOptions } from '../sdk/retry-after.js';
 import type { SimulatedTee } from './tee.js';
 
 /** One HTTP exchange; injectable so a benchmark or test can bring its own transport. */
@@ -23,8 +24,6 @@ export const fetchTransport: Transport = async ({ method, url, headers, body }) 
   };
 };
 
-/** Longest Retry-After honoured (seconds): a session lives 60 s, a wait must not outlast it. */
-const MAX_RETRY_AFTER_SECONDS = 30;
 
 export interface AttestationResult {
   /** The EAR JWT. */
@@ -51,7 +50,7 @@ function refusal(status: number, text: string): AttestationRefused {
   return new AttestationRefused((problem.type?.split('/').pop() ?? 'internal') as ProblemType, status, problem.detail ?? `HTTP ${status}`);
 }
 
-export interface SimAttesterOptions {
+export interface SimAttesterOptions extends RetryAfterOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:7800 */
   readonly server: string;
   readonly workload: string;
@@ -59,10 +58,6 @@ export interface SimAttesterOptions {
   /** The instance key the evidence binds and the result is bound to (default: a new P-256 key). */
   readonly instanceKey?: { readonly publicKey: KeyObject; readonly privateKey: KeyObject };
   readonly transport?: Transport;
-  /** 429s honoured per request before giving up (default 5); each waits its Retry-After. */
-  readonly maxRetries?: number;
-  /** Injectable so tests need not wait. */
-  readonly sleep?: (seconds: number) => Promise<void>;
 }
 
 export class SimAttester {
@@ -95,14 +90,7 @@ export class SimAttester {
     return { token: reply.result, status: reply.status, appraisal: reply.appraisal };
   }
 
-  /** One request, honouring the server's 429 Retry-After (the no-storm contract). */
-  async #send(request: Parameters<Transport>[0]): ReturnType<Transport> {
-    const sleep = this.#options.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000)));
-    for (let attempt = 0; ; attempt++) {
-      const response = await this.#transport(request);
-      if (response.status !== 429 || attempt >= (this.#options.maxRetries ?? 5)) return response;
-      const retryAfter = Number(response.headers['retry-after']);
-      await sleep(Number.isInteger(retryAfter) && retryAfter >= 0 ? Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS) : 1);
-    }
+  #send(request: Parameters<Transport>[0]): ReturnType<Transport> {
+    return honouringRetryAfter(() => this.#transport(request), this.#options);
   }
 }

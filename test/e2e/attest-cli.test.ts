@@ -2,46 +2,33 @@
  * `covenant attest` and `covenant token verify` against a real server process that
  * trusts the simulated TEE made by `covenant sim init` in its data directory.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startServerProcess, type ServerProcess } from '../support/process.js';
+import { runCli, startSimDeployment, type SimDeployment } from '../support/process.js';
 
 const ACCEPTED = `sha256:${'a'.repeat(64)}`;
 const UNKNOWN = `sha256:${'b'.repeat(64)}`;
 
 describe('covenant attest (real binary, real server)', () => {
-  let root: string;
-  let server: ServerProcess;
-  let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => runCli(args, env);
-  const simDir = () => join(root, 'data', 'sim');
+  let deployment: SimDeployment;
+  const cli = (...args: string[]) => deployment.cli(...args);
+  const simDir = () => deployment.simDir;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'covenant-attest-'));
-    env = { COVENANT_HOME: join(root, 'home') };
-    expect((await cli('sim', 'init', '--dir', simDir())).code).toBe(0);
-    server = await startServerProcess(['--data-dir', join(root, 'data')], env);
-    env = { ...env, COVENANT_SERVER: server.url };
-    for (const args of [
-      ['workload', 'create', 'payments/ingest'],
-      ['release', 'register', 'payments/ingest', '--version', '1.0.0', '--class', 'sim', '--measurement', ACCEPTED, '--svn', '2'],
-      ['policy', 'update', 'payments/ingest', '--accept', '1.0.0', '--reason', 'first release'],
-    ]) {
-      const result = await cli(...args);
-      expect(result.code, result.stderr).toBe(0);
-    }
+    deployment = await startSimDeployment('attest', {
+      setup: [
+        ['workload', 'create', 'payments/ingest'],
+        ['release', 'register', 'payments/ingest', '--version', '1.0.0', '--class', 'sim', '--measurement', ACCEPTED, '--svn', '2'],
+        ['policy', 'update', 'payments/ingest', '--accept', '1.0.0', '--reason', 'first release'],
+      ],
+    });
   });
 
-  afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => deployment?.stop());
 
   it('warns at start that simulated evidence is accepted', () => {
-    expect(server.output()).toMatch(/WARNING: simulated-TEE evidence is accepted; it offers no security/);
+    expect(deployment.server.output()).toMatch(/WARNING: simulated-TEE evidence is accepted; it offers no security/);
   });
 
   it('attests an accepted measurement: exit 0, the token on stdout, and it verifies against the server', async () => {
@@ -74,7 +61,7 @@ describe('covenant attest (real binary, real server)', () => {
   });
 
   it('policy dry-run lists who a candidate would fail and why, changing nothing', async () => {
-    const candidate = join(root, 'retire.json');
+    const candidate = join(deployment.root, 'retire.json');
     await writeFile(candidate, JSON.stringify({ remove: ['1.0.0'] }));
     const before = await cli('policy', 'show', 'payments/ingest', '--json');
     const run = await cli('policy', 'dry-run', 'payments/ingest', '--policy', candidate);
@@ -96,16 +83,16 @@ describe('covenant attest (real binary, real server)', () => {
   });
 
   it('serve takes admission limits, and refuses a limit below 1 as a usage error', async () => {
-    const help = await runCli(['serve', '--help'], env);
+    const help = await runCli(['serve', '--help'], deployment.env);
     expect(help.stdout).toMatch(/--attest-rate <n>/);
     expect(help.stdout).toMatch(/--attest-in-flight <n>/);
-    const bad = await runCli(['serve', '--data-dir', join(root, 'unused'), '--attest-rate', '0'], { COVENANT_HOME: join(root, 'unused-home') });
+    const bad = await runCli(['serve', '--data-dir', join(deployment.root, 'unused'), '--attest-rate', '0'], { COVENANT_HOME: join(deployment.root, 'unused-home') });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--attest-rate/);
   });
 
   it('a server told to trust a --sim-dir without a vendor root refuses to start', async () => {
-    const result = await runCli(['serve', '--data-dir', join(root, 'other'), '--sim-dir', join(root, 'empty'), '--listen', '127.0.0.1:0'], { COVENANT_HOME: join(root, 'other-home') });
+    const result = await runCli(['serve', '--data-dir', join(deployment.root, 'other'), '--sim-dir', join(deployment.root, 'empty'), '--listen', '127.0.0.1:0'], { COVENANT_HOME: join(deployment.root, 'other-home') });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/^covenant: --sim-dir .*empty holds no vendor-root\.pem: run `covenant sim init --dir .*empty`$/);
   });
@@ -116,12 +103,12 @@ describe('covenant attest (real binary, real server)', () => {
     const noSim = await cli('attest', '--workload', 'payments/ingest', '--measurement', ACCEPTED, '--sim-dir', simDir());
     expect(noSim.code).toBe(2);
     expect(noSim.stderr).toMatch(/required option '--sim' not specified/);
-    const noPlatform = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', join(root, 'nowhere'));
+    const noPlatform = await cli('attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', join(deployment.root, 'nowhere'));
     expect(noPlatform.code).toBe(1);
     expect(noPlatform.stderr.trim()).toMatch(/^covenant: no simulated TEE in .*nowhere: run `covenant sim init` first$/);
     const unknown = await cli('attest', '--workload', 'no/such', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir());
     expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'covenant: no workload named no/such (not-found, HTTP 404)']);
-    const away = await runCli(['attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir(), '--server', 'http://127.0.0.1:9'], env);
+    const away = await runCli(['attest', '--workload', 'payments/ingest', '--sim', '--measurement', ACCEPTED, '--sim-dir', simDir(), '--server', 'http://127.0.0.1:9'], deployment.env);
     expect(away.code).toBe(3);
   });
 });

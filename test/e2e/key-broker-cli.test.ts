@@ -4,52 +4,39 @@
  * it over the KBS protocol, and the refusals' one line and exit codes.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startServerProcess, type ServerProcess } from '../support/process.js';
+import { runCli, startSimDeployment, type SimDeployment } from '../support/process.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
 const WORKLOAD = 'payments/ingest';
 
 describe('covenant secret and covenant kbs get (real binary, real server)', () => {
-  let root: string;
-  let server: ServerProcess;
-  let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => runCli(args, env);
-  const simDir = () => join(root, 'data', 'sim');
+  let deployment: SimDeployment;
+  const cli = (...args: string[]) => deployment.cli(...args);
+  const simDir = () => deployment.simDir;
   const get = (resource: string, measurement: string, ...more: string[]) => cli('kbs', 'get', resource, '--workload', WORKLOAD, '--sim', '--measurement', measurement, '--sim-dir', simDir(), ...more);
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'covenant-kbs-'));
-    env = { COVENANT_HOME: join(root, 'home') };
-    expect((await cli('sim', 'init', '--dir', simDir())).code).toBe(0);
-    server = await startServerProcess(['--data-dir', join(root, 'data')], env);
-    env = { ...env, COVENANT_SERVER: server.url };
-    for (const args of [
-      ['workload', 'create', WORKLOAD],
-      ['release', 'register', WORKLOAD, '--version', '1.0.0', '--class', 'sim', '--measurement', A],
-      ['release', 'register', WORKLOAD, '--version', '1.1.0', '--class', 'sim', '--measurement', B, '--svn', '2'],
-      ['policy', 'update', WORKLOAD, '--accept', '1.0.0', '--reason', 'first release'],
-    ]) {
-      const result = await cli(...args);
-      expect(result.code, result.stderr).toBe(0);
-    }
+    deployment = await startSimDeployment('kbs', {
+      setup: [
+        ['workload', 'create', WORKLOAD],
+        ['release', 'register', WORKLOAD, '--version', '1.0.0', '--class', 'sim', '--measurement', A],
+        ['release', 'register', WORKLOAD, '--version', '1.1.0', '--class', 'sim', '--measurement', B, '--svn', '2'],
+        ['policy', 'update', WORKLOAD, '--accept', '1.0.0', '--reason', 'first release'],
+      ],
+    });
   });
 
-  afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => deployment?.stop());
 
   it('creates the broker’s key files on first start, private to the server', async () => {
     for (const name of ['kek.key', 'sealing.key']) {
-      const info = await stat(join(root, 'data', 'keys', 'default', name));
+      const info = await stat(join(deployment.root, 'data', 'keys', 'default', name));
       expect(info.mode & 0o777).toBe(0o600);
-      expect(Buffer.from((await readFile(join(root, 'data', 'keys', 'default', name), 'utf8')).trim(), 'base64')).toHaveLength(32);
+      expect(Buffer.from((await readFile(join(deployment.root, 'data', 'keys', 'default', name), 'utf8')).trim(), 'base64')).toHaveLength(32);
     }
   });
 
@@ -79,7 +66,7 @@ describe('covenant secret and covenant kbs get (real binary, real server)', () =
   });
 
   it('rotates from a file and a server-side generator, and reads versions as the rules allow', async () => {
-    const file = join(root, 'value.bin');
+    const file = join(deployment.root, 'value.bin');
     await writeFile(file, 'second-value');
     expect((await cli('secret', 'put', 'default/key/rot', '--value', 'first-value')).code).toBe(0);
     const rotated = await cli('secret', 'rotate', 'default/key/rot', '--file', file);
@@ -89,7 +76,7 @@ describe('covenant secret and covenant kbs get (real binary, real server)', () =
     expect((await get('default/key/rot', A, '--version', '1')).stdout).toBe('first-value\n');
     const generated = await cli('secret', 'rotate', 'default/key/rot', '--generate', '32');
     expect(generated.stdout).toMatch(/version 3 \(32 bytes/);
-    const out = join(root, 'out.bin');
+    const out = join(deployment.root, 'out.bin');
     const written = await get('default/key/rot', A, '--out', out, '--key-type', 'rsa');
     expect(written.code, written.stderr).toBe(0);
     expect((await readFile(out)).length).toBe(32);
@@ -125,7 +112,7 @@ describe('covenant secret and covenant kbs get (real binary, real server)', () =
     expect((await cli('secret', 'rules', 'default/key/db', '--when', 'true')).code).toBe(2);
     expect((await cli('kbs', 'get', 'default/key/db', '--workload', WORKLOAD)).code).toBe(2);
     expect((await cli('kbs', 'get', 'default/key/db', '--workload', WORKLOAD, '--sim', '--measurement', 'sha256:zz')).code).toBe(2);
-    const unreachable = await runCli(['kbs', 'get', 'default/key/db', '--workload', WORKLOAD, '--sim', '--sim-dir', simDir(), '--server', 'http://127.0.0.1:1'], env);
+    const unreachable = await runCli(['kbs', 'get', 'default/key/db', '--workload', WORKLOAD, '--sim', '--sim-dir', simDir(), '--server', 'http://127.0.0.1:1'], deployment.env);
     expect(unreachable.code).toBe(3);
     const unknown = await get('default/key/none', B, '--svn', '2');
     expect(unknown.code).toBe(1);

@@ -2,46 +2,34 @@
  * The rollout, release revoke and fleet commands, from the real binary against a real
  * server whose rollout driver ticks every second.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startServerProcess, type ServerProcess } from '../support/process.js';
+import { startSimDeployment, type SimDeployment } from '../support/process.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
 const W = 'payments/ingest';
 
 describe('covenant rollout, release revoke and fleet (real binary, real server)', () => {
-  let root: string;
-  let server: ServerProcess;
-  let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => runCli(args, env);
-  const simDir = () => join(root, 'data', 'sim');
+  let deployment: SimDeployment;
+  const cli = (...args: string[]) => deployment.cli(...args);
+  const simDir = () => deployment.simDir;
   const attest = (measurement: string, svn: string) => cli('attest', '--workload', W, '--sim', '--measurement', measurement, '--svn', svn, '--sim-dir', simDir());
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'covenant-rollout-'));
-    env = { COVENANT_HOME: join(root, 'home') };
-    expect((await cli('sim', 'init', '--dir', simDir())).code).toBe(0);
-    server = await startServerProcess(['--data-dir', join(root, 'data'), '--rollout-interval', '1'], env);
-    env = { ...env, COVENANT_SERVER: server.url };
-    for (const args of [
-      ['workload', 'create', W],
-      ['release', 'register', W, '--version', '1.0.0', '--class', 'sim', '--measurement', A, '--svn', '1'],
-      ['release', 'register', W, '--version', '1.1.0', '--class', 'sim', '--measurement', B, '--svn', '2'],
-      ['policy', 'update', W, '--accept', '1.0.0', '--reason', 'first release'],
-    ]) {
-      const result = await cli(...args);
-      expect(result.code, result.stderr).toBe(0);
-    }
+    deployment = await startSimDeployment('rollout', {
+      serverArgs: ['--rollout-interval', '1'],
+      setup: [
+        ['workload', 'create', W],
+        ['release', 'register', W, '--version', '1.0.0', '--class', 'sim', '--measurement', A, '--svn', '1'],
+        ['release', 'register', W, '--version', '1.1.0', '--class', 'sim', '--measurement', B, '--svn', '2'],
+        ['policy', 'update', W, '--accept', '1.0.0', '--reason', 'first release'],
+      ],
+    });
   });
 
-  afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-    await rm(root, { recursive: true, force: true });
-  });
+  afterAll(() => deployment?.stop());
 
   it('has --help for every rollout and fleet command', async () => {
     for (const args of [['rollout', 'start'], ['rollout', 'advance'], ['rollout', 'complete'], ['rollout', 'rollback'], ['rollout', 'status'], ['rollout', 'watch'], ['rollout', 'history'], ['rollout', 'signal'], ['release', 'revoke'], ['fleet', 'status'], ['fleet', 'compliance']]) {
@@ -52,7 +40,7 @@ describe('covenant rollout, release revoke and fleet (real binary, real server)'
   });
 
   it('refuses a bad gates file and bad waves with one line, before anything changes', async () => {
-    const gate = join(root, 'bad-gate.json');
+    const gate = join(deployment.root, 'bad-gate.json');
     await writeFile(gate, JSON.stringify({ minAffirming: [1, 2, 3], minSoak: 'soon' }));
     const refused = await cli('rollout', 'start', W, '--to', '1.1.0', '--waves', '50,100', '--gate', gate, '--reason', 'x');
     expect(refused.code).toBe(1);
@@ -66,7 +54,7 @@ describe('covenant rollout, release revoke and fleet (real binary, real server)'
 
   it('rolls out with a gate the server drives, watched until completion; old releases stay out', async () => {
     expect((await attest(A, '1')).code).toBe(0);
-    const gate = join(root, 'gate.json');
+    const gate = join(deployment.root, 'gate.json');
     await writeFile(gate, JSON.stringify({ minAffirming: 1, maxContraindicatedPercent: 0, minSoak: '0s' }));
     const started = await cli('rollout', 'start', W, '--to', '1.1.0', '--waves', '50,100', '--gate', gate, '--reason', 'upgrade');
     expect(started.code, started.stderr).toBe(0);

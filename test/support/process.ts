@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url));
@@ -57,4 +60,49 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv): P
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   return { code, stdout, stderr };
+}
+
+/** A `covenant serve` process of its own, trusting a simulated vendor, driven through the real CLI. */
+export interface SimDeployment {
+  /** The temporary folder that holds the home, the data directory and whatever a test writes. */
+  readonly root: string;
+  readonly server: ServerProcess;
+  /** `COVENANT_HOME` and `COVENANT_SERVER` for this deployment. */
+  readonly env: NodeJS.ProcessEnv;
+  /** The simulated vendor made by `covenant sim init`, in the server's data directory. */
+  readonly simDir: string;
+  cli(...args: string[]): Promise<CliResult>;
+  stop(): Promise<void>;
+}
+
+async function mustSucceed(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const result = await runCli(args, env);
+  if (result.code !== 0) throw new Error(`covenant ${args.join(' ')} exited ${String(result.code)}:\n${result.stderr}`);
+}
+
+/**
+ * A fresh temporary home and data directory, `covenant sim init` in it, a server started
+ * on it (with `serverArgs`), then each `setup` command run through the CLI, which must
+ * succeed.
+ */
+export async function startSimDeployment(name: string, options: { readonly serverArgs?: readonly string[]; readonly setup?: readonly (readonly string[])[] } = {}): Promise<SimDeployment> {
+  const root = await mkdtemp(join(tmpdir(), `covenant-${name}-`));
+  const home = { COVENANT_HOME: join(root, 'home') };
+  const simDir = join(root, 'data', 'sim');
+  await mustSucceed(['sim', 'init', '--dir', simDir], home);
+  const server = await startServerProcess(['--data-dir', join(root, 'data'), ...(options.serverArgs ?? [])], home);
+  const env = { ...home, COVENANT_SERVER: server.url };
+  for (const args of options.setup ?? []) await mustSucceed(args, env);
+  return {
+    root,
+    server,
+    env,
+    simDir,
+    cli: (...args) => runCli(args, env),
+    async stop() {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }
