@@ -138,7 +138,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   rolloutRoutes(app, context);
-  ceremonyRoutes(app, context);
+  // Collateral imported by an approval is seen by the next verification, as after a direct import.
+  ceremonyRoutes(app, { ...context, onExecuted: () => options.collateral?.invalidate() });
   auditRoutes(app, context);
   collateralRoutes(app, { ...context, ...(options.collateral === undefined ? {} : { cache: options.collateral }) });
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;

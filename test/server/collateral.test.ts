@@ -104,6 +104,28 @@ describeEachBackend('imported collateral', (backend) => {
     expect(((await get(f.server.app, '/v1/collateral')).json() as { collateral: unknown[] }).collateral).toHaveLength(1);
   });
 
+  it('collateral imported by an approval is used by the very next verification', async () => {
+    const f = fixture();
+    await seed(f);
+    const bob = newMember('bob');
+    expect((await f.server.signed('POST', '/v1/members', { name: bob.name, publicKey: bob.publicKey, roles: ['admin'] })).statusCode).toBe(201);
+    expect((await f.server.signed('POST', '/v1/constitution/collateral', { threshold: 2, role: 'admin', proposerCounts: true })).statusCode).toBe(200);
+    // The verifiers have read the (empty) collateral at this time: a refresh is not due.
+    expectProblem(await attest(f), 422, 'evidence-invalid');
+
+    const pending = await importing(f, dcap.collateral());
+    expect(pending.statusCode, pending.body).toBe(202);
+    const { id } = (pending.json() as { proposal: { id: string } }).proposal;
+    const message = new Uint8Array((await get(f.server.app, `/v1/proposals/${id}/message?decision=approve`)).rawPayload);
+    const signature = Buffer.from(signDecision({ alg: bob.alg, key: bob.privateKey }, message)).toString('base64');
+    const approved = await f.server.app.inject({ method: 'POST', url: `/v1/proposals/${id}/votes`, payload: { member: 'bob', decision: 'approve', signature } });
+    expect(approved.json()).toMatchObject({ status: 'executed', result: { kind: 'intel-dcap' } });
+
+    const attested = await attest(f);
+    expect(attested.statusCode, attested.body).toBe(200);
+    expect(attested.json()).toMatchObject({ appraisal: { status: 'affirming' } });
+  });
+
   it('recognises certificates and CRLs by content and refuses what is not collateral, recording nothing', async () => {
     const f = fixture();
     f.clock.set(NOW);

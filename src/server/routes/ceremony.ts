@@ -36,7 +36,8 @@ function proposalView(proposal: Proposal, votes: readonly StoredVote[], now: Dat
   };
 }
 
-export function ceremonyRoutes(app: FastifyInstance, { cp, tenant }: RouteContext): void {
+/** `onExecuted`: told when an approval executes a change, for caches of what a change may touch. */
+export function ceremonyRoutes(app: FastifyInstance, { cp, tenant, onExecuted }: RouteContext & { readonly onExecuted?: () => void }): void {
   const api = typed(app);
   const db = cp.store.db;
   const tags = ['ceremonies'];
@@ -88,7 +89,11 @@ export function ceremonyRoutes(app: FastifyInstance, { cp, tenant }: RouteContex
         body: z.strictObject({ member: z.string().min(1).max(64), decision, signature: z.string().min(1).max(256) }),
       },
     },
-    async (request) => cp.execute(tenant, voteOnProposal(cp.commands, { id: request.params.id, ...request.body })),
+    async (request) => {
+      const outcome = await cp.execute(tenant, voteOnProposal(cp.commands, { id: request.params.id, ...request.body }));
+      if (outcome.status === 'executed') onExecuted?.();
+      return outcome;
+    },
   );
 
   api.get('/v1/constitution', { schema: { tags, summary: 'The approval rule of every class of change' } }, async () => {
