@@ -106,7 +106,7 @@ function wrapContentKey(to: Recipient, cek: Buffer): { protectedHeader: string; 
   const encryptedKey = aesKeyWrap(kek, cek);
   z.fill(0);
   kek.fill(0);
-  // Member order as jose wrote it, so responses look the same as before.
+  // Members in the order jose writes them, so any client sees the layout it knows.
   const header = JSON.stringify({ alg: to.alg, enc: CONTENT_ENCRYPTION, epk: { x, crv, kty, y } });
   return { protectedHeader: Buffer.from(header).toString('base64url'), encryptedKey };
 }

@@ -24,7 +24,6 @@ export const fetchTransport: Transport = async ({ method, url, headers, body }) 
   };
 };
 
-
 export interface AttestationResult {
   /** The EAR JWT. */
   readonly token: string;

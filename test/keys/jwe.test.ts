@@ -39,7 +39,7 @@ describe('the JWE encrypted to a TEE key', () => {
     describe(`for ${name}`, () => {
       const { jwk, privateKey } = make();
 
-      it('is a flattened JWE that jose opens, laid out as before', async () => {
+      it('is a flattened JWE that jose opens, laid out as jose lays it out', async () => {
         const jwe = await encryptToTee(jwk, plaintext);
         expect(Object.keys(jwe)).toEqual(['ciphertext', 'iv', 'tag', 'encrypted_key', 'protected']);
         expect(Buffer.from(jwe.iv, 'base64url')).toHaveLength(12);
