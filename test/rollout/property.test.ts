@@ -188,6 +188,6 @@ describe('rollouts under random sequences of operations (property)', () => {
         { kind: 'attest', release: 0, healthy: true, count: 1 },
       ],
     ];
-    await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), run), { numRuns: 25, examples: found.map((steps) => [steps]) });
+    await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), run), { numRuns: 25, examples: found.map((steps): [readonly Step[]] => [steps]) });
   }, 300_000);
 });
