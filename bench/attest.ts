@@ -7,6 +7,8 @@
  */
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { decodeEvidence } from '../src/evidence/sim/format.js';
 import { buildServer } from '../src/server/app.js';
@@ -40,6 +42,8 @@ export interface AttestFigures {
   readonly rounds: Interleaved;
   /** Mean verdicts sharing one transaction (group commit) over the measured rounds. */
   readonly meanBatch: number;
+  /** Per attestation, medians of the measured rounds: the server's event loop busy time, and the CPU time of the whole process (server, fleet thread, thread pool). */
+  readonly cpu: { readonly eventLoopUs: number; readonly processUs: number };
   readonly options: AttestOptions;
 }
 
@@ -109,12 +113,21 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
         }
         return options.attestations / (msSince(started) / 1000);
       };
+      // Where the time goes: the event loop's busy time caps one server process, the whole
+      // process's CPU time caps the machine (the fleet shares it, as on loopback it must).
+      const eventLoopUs: number[] = [];
+      const processUs: number[] = [];
       const attestRound = async (): Promise<number> => {
         collectGarbage();
-        return fleetRound(fleet, options.attestations);
+        const [loop, cpu] = [performance.eventLoopUtilization(), process.cpuUsage()];
+        const rate = await fleetRound(fleet, options.attestations);
+        const used = process.cpuUsage(cpu);
+        eventLoopUs.push((performance.eventLoopUtilization(loop).active * 1000) / options.attestations);
+        processUs.push((used.user + used.system) / options.attestations);
+        return rate;
       };
       await attestRound(); // warm-up: JIT, connections, caches
-      [batches, units] = [0, 0];
+      [batches, units, eventLoopUs.length, processUs.length] = [0, 0, 0, 0];
       const rounds = await interleave(options.rounds, rawRound, attestRound);
       const attestationsPerSec = median(rounds.subject);
       const rawVerifiesPerSec = median(rounds.baseline);
@@ -126,6 +139,7 @@ export async function benchAttestations(options: AttestOptions): Promise<AttestF
         met: attestationsPerSec >= ATTEST_GOAL_PER_SEC,
         rounds,
         meanBatch: units / batches,
+        cpu: { eventLoopUs: median(eventLoopUs), processUs: median(processUs) },
         options,
       };
     } finally {
@@ -143,6 +157,7 @@ export function attestLine(f: AttestFigures): string {
   return [
     `sim attestations   HTTP     ${fmtRate(f.attestationsPerSec).padStart(9)}`,
     `(raw Ed25519 verify of the same reports ${fmtRate(f.rawVerifiesPerSec)}; ratio ${fmtRatio(f.ratio)}; ${fmtInt(f.options.inFlight)} in flight, ~${fmtInt(f.meanBatch)} verdicts per transaction)`,
+    `(per attestation: server event loop busy ${fmtInt(f.cpu.eventLoopUs)} µs; whole process ${fmtInt(f.cpu.processUs)} µs CPU, so ${os.availableParallelism()} CPUs top out at ${fmtRate((os.availableParallelism() * 1e6) / f.cpu.processUs)})`,
     `goal ≥ ${fmtRate(f.goalPerSec)}  ${goalWord(f.met)}`,
   ].join('  ');
 }
