@@ -2,6 +2,7 @@
  * `covenant attest` and `covenant token verify` against a real server process that
  * trusts the simulated TEE made by `covenant sim init` in its data directory.
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,19 @@ describe('covenant attest (real binary, real server)', () => {
     const result = await runCli(['serve', '--data-dir', join(deployment.root, 'other'), '--sim-dir', join(deployment.root, 'empty'), '--listen', '127.0.0.1:0'], { COVENANT_HOME: join(deployment.root, 'other-home') });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/^covenant: --sim-dir .*empty holds no vendor-root\.pem: run `covenant sim init --dir .*empty`$/);
+  });
+
+  it('serve --anchor: a class without shipped roots is a usage error; a file without certificates stops the start and creates nothing', async () => {
+    const home = { COVENANT_HOME: join(deployment.root, 'anchor-home') };
+    const usage = await runCli(['serve', '--data-dir', join(deployment.root, 'anchor-data'), '--anchor', 'tpm=ak.pem'], home);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--anchor.*"tpm" ships no vendor root to replace/);
+    const junk = join(deployment.root, 'junk.pem');
+    await writeFile(junk, 'not a certificate\n');
+    const refused = await runCli(['serve', '--data-dir', join(deployment.root, 'anchor-data'), '--anchor', `nitro=${junk}`, '--listen', '127.0.0.1:0'], home);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(`covenant: --anchor nitro=${junk} holds no PEM or DER certificate`);
+    expect(existsSync(join(deployment.root, 'anchor-data'))).toBe(false);
   });
 
   it('refuses usage errors with exit 2, missing pieces with exit 1, an absent server with exit 3', async () => {

@@ -30,6 +30,48 @@ function parseListen(value: string): Listen {
   return { host, port };
 }
 
+/** The evidence classes whose vendor roots ship with Covenant: `--anchor` replaces them. */
+export const SHIPPED_ROOT_CLASSES = ['sev-snp', 'azure-snp-vtpm', 'sgx', 'tdx', 'nitro', 'nvidia-gpu'] as const;
+export type ShippedRootClass = (typeof SHIPPED_ROOT_CLASSES)[number];
+
+export interface AnchorFlag {
+  readonly tee: ShippedRootClass;
+  readonly file: string;
+}
+
+/** `--anchor CLASS=FILE`, repeatable. */
+export function parseAnchorFlag(value: string, previous: readonly AnchorFlag[] = []): AnchorFlag[] {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new InvalidArgumentError('must be CLASS=FILE, e.g. nitro=aws-nitro-root.pem');
+  const tee = value.slice(0, at);
+  if (!(SHIPPED_ROOT_CLASSES as readonly string[]).includes(tee)) {
+    throw new InvalidArgumentError(`${JSON.stringify(tee)} ships no vendor root to replace; one of ${SHIPPED_ROOT_CLASSES.join(', ')} (sim: --sim-dir; tpm: --tpm-anchor)`);
+  }
+  return [...previous, { tee: tee as ShippedRootClass, file: value.slice(at + 1) }];
+}
+
+/**
+ * The certificates each `--anchor` names, by class, read and checked before anything
+ * else happens, so that a wrong file stops the start and changes nothing.
+ */
+export async function loadAnchors(flags: readonly AnchorFlag[]): Promise<ReadonlyMap<ShippedRootClass, readonly Uint8Array[]>> {
+  // The certificate parser is loaded only for serve.
+  const { readCertificates } = await import('../../evidence/x509/certificate.js');
+  const anchors = new Map<ShippedRootClass, Uint8Array[]>();
+  for (const { tee, file } of flags) {
+    const bytes = await readInput(file, `--anchor ${tee}`);
+    let certificates: readonly unknown[] | undefined;
+    try {
+      certificates = readCertificates(bytes, file);
+    } catch {
+      certificates = undefined;
+    }
+    if (certificates === undefined || certificates.length === 0) throw new CovenantError('bad-request', `--anchor ${tee}=${file} holds no PEM or DER certificate`);
+    anchors.set(tee, [...(anchors.get(tee) ?? []), bytes]);
+  }
+  return anchors;
+}
+
 interface ServeFlags {
   dataDir: string;
   store?: string;
@@ -41,6 +83,7 @@ interface ServeFlags {
   logLevel: string;
   simDir?: string;
   tpmAnchor: string[];
+  anchor: AnchorFlag[];
   evidenceRetention: number;
   tokenLifetime: number;
   attestRate: number;
@@ -50,10 +93,15 @@ interface ServeFlags {
 }
 
 /**
- * Every format whose vendor roots ship with Covenant (AMD, Intel, AWS, NVIDIA) always;
- * sim and TPM only when given something to trust.
+ * Every format whose vendor roots ship with Covenant (AMD, Intel, AWS, NVIDIA) always,
+ * under those roots or the `anchors` given for its class; sim and TPM only when given
+ * something to trust.
  */
-async function evidenceVerifiers(sim: { dir: string; explicit: boolean }, tpmAnchorFiles: readonly string[]): Promise<EvidenceVerifier[]> {
+export async function evidenceVerifiers(
+  sim: { dir: string; explicit: boolean },
+  tpmAnchorFiles: readonly string[],
+  anchors: ReadonlyMap<ShippedRootClass, readonly Uint8Array[]> = new Map(),
+): Promise<EvidenceVerifier[]> {
   const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }, { nitroPlugin }, { sgxPlugin, tdxPlugin }, { azureSnpVtpmPlugin }, { nvidiaGpuPlugin }] = await Promise.all([
     import('../../evidence/sev-snp/index.js'),
     import('../../evidence/sim/index.js'),
@@ -63,7 +111,10 @@ async function evidenceVerifiers(sim: { dir: string; explicit: boolean }, tpmAnc
     import('../../evidence/azure-snp-vtpm/index.js'),
     import('../../evidence/nvidia/index.js'),
   ]);
-  const verifiers: EvidenceVerifier[] = [sevSnpPlugin, nitroPlugin, sgxPlugin, tdxPlugin, azureSnpVtpmPlugin, nvidiaGpuPlugin].map((plugin) => ({ plugin }));
+  const verifiers: EvidenceVerifier[] = [sevSnpPlugin, nitroPlugin, sgxPlugin, tdxPlugin, azureSnpVtpmPlugin, nvidiaGpuPlugin].map((plugin) => {
+    const given = anchors.get(plugin.teeClass as ShippedRootClass);
+    return given === undefined ? { plugin } : { plugin, trustAnchors: given };
+  });
   const simRoot = await loadSimRoot(sim.dir);
   // Asked for by name, a missing root is a mistake; by default, it means "no sim".
   if (simRoot === undefined && sim.explicit) throw new CovenantError('bad-request', `--sim-dir ${sim.dir} holds no vendor-root.pem: run \`covenant sim init --dir ${sim.dir}\``);
@@ -88,6 +139,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .option('--sim-dir <dir>', 'accept simulated-TEE evidence from the vendor root in <dir> (default: <data-dir>/sim, when `covenant sim init` made one)')
     .option('--tpm-anchor <file>', 'accept TPM quotes whose AK chains to this CA certificate or matches this SHA-256 key pin (repeatable)', collect, [])
+    .option('--anchor <class=file>', `replace the shipped vendor roots of one evidence class (${SHIPPED_ROOT_CLASSES.join(', ')}) with the certificates in <file>, PEM or DER (repeatable; several files for one class add up)`, parseAnchorFlag, [])
     .option('--evidence-retention <seconds>', 'keep raw evidence this long for re-appraisal (each instance keeps its latest)', parseCount, DEFAULT_RETENTION_SECONDS)
     .option('--attest-rate <n>', 'new attestation sessions admitted per second; beyond it 429 with a jittered Retry-After', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.ratePerSecond)
     .option('--attest-burst <n>', 'sessions admitted at once after a quiet spell', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.burst)
@@ -96,6 +148,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--rollout-interval <seconds>', 'evaluate rollout gates and release deadlines this often (0: never; advance by hand)', parseBounded(0, 86_400), DEFAULT_DRIVER_INTERVAL_SECONDS)
     .action(async (flags: ServeFlags) => {
       const listen = flags.listen;
+      const anchors = await loadAnchors(flags.anchor);
       // Keys, database and logs are the server's alone.
       process.umask(0o077);
       if (!(await tenantKeysExist(flags.dataDir, flags.tenant))) {
@@ -112,7 +165,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         if (!result.profileUpdated) ctx.out.line(`note: ${ctx.home()}/profile.json already names a server and log key; left unchanged`);
       }
       const storeUrl = flags.store ?? ctx.env.COVENANT_STORE;
-      const verifiers = await evidenceVerifiers({ dir: flags.simDir ?? join(flags.dataDir, 'sim'), explicit: flags.simDir !== undefined }, flags.tpmAnchor);
+      const verifiers = await evidenceVerifiers({ dir: flags.simDir ?? join(flags.dataDir, 'sim'), explicit: flags.simDir !== undefined }, flags.tpmAnchor, anchors);
       if (verifiers.some((v) => v.plugin.teeClass === 'sim')) ctx.out.line('WARNING: simulated-TEE evidence is accepted; it offers no security (never in production)');
       // Loaded on demand: the server's dependencies would slow every other command's start.
       const { startServer } = await import('../../server/serve.js');
