@@ -13,9 +13,10 @@ import { keyBrokerProjection } from '../keys/commands.js';
 import { policyProjection } from '../policy/commands.js';
 import type { Store, Tx } from '../store/store.js';
 import { rolloutProjection } from '../rollout/commands.js';
+import { inventoryProjection } from '../verifier/inventory.js';
 import { verdictProjection } from '../verifier/verdict.js';
 
-const handlers: Record<string, Projector> = { ...trustBaseProjection, ...constitutionProjection, ...proposalProjection, ...policyProjection, ...verdictProjection, ...rolloutProjection, ...keyBrokerProjection, ...collateralProjection };
+const handlers: Record<string, Projector> = { ...trustBaseProjection, ...constitutionProjection, ...proposalProjection, ...policyProjection, ...verdictProjection, ...inventoryProjection, ...rolloutProjection, ...keyBrokerProjection, ...collateralProjection };
 
 /**
  * The projection of the whole ledger: every entry type that changes state has a

@@ -13,6 +13,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
 import { pruneAttestationState } from '../app/retention.js';
+import { DEFAULT_INVENTORY_RETENTION_SECONDS, pruneInventory } from '../verifier/inventory.js';
 import { DEFAULT_DRIVER_INTERVAL_SECONDS, RolloutDriver } from '../app/rollout-driver.js';
 import { DEFAULT_ADMISSION, type AdmissionLimits } from './admission.js';
 import { pruneNonces } from './auth.js';
@@ -34,6 +35,8 @@ export interface ServeOptions {
   readonly verifiers: readonly EvidenceVerifier[];
   /** Raw evidence retention for re-appraisal, seconds. */
   readonly evidenceRetentionSeconds?: number;
+  /** How long an instance not seen stays in the inventory, seconds (0: for ever). */
+  readonly inventoryRetentionSeconds?: number;
   readonly tokenLifetimeSeconds?: number;
   readonly admission?: AdmissionLimits;
   /** How often the rollout driver evaluates gates and deadlines, seconds (0: never). */
@@ -145,7 +148,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       }, driverEvery * 1000);
     }
     background(() => pruneNonces(store, clock()), 60_000);
-    background(() => pruneAttestationState(store, clock()), 60_000);
+    const inventoryRetention = options.inventoryRetentionSeconds ?? DEFAULT_INVENTORY_RETENTION_SECONDS;
+    background(async () => {
+      if (inventoryRetention > 0) await cp.execute(options.tenant, pruneInventory(inventoryRetention));
+      await pruneAttestationState(store, clock());
+    }, 60_000);
     return {
       url: address,
       dataDir,

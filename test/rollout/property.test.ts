@@ -25,6 +25,7 @@ import { SimulatedTee } from '../../src/sim/tee.js';
 import { PROJECTION_TABLES } from '../../src/store/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { encodeEnvelope } from '../../src/verifier/envelope.js';
+import { pruneInventory } from '../../src/verifier/inventory.js';
 import { newSessionKey } from '../../src/verifier/session.js';
 import { sqliteBackend } from '../store/backends.js';
 import { createTestPlane, manualClock, type TestPlane } from '../support/control-plane.js';
@@ -115,6 +116,8 @@ async function run(steps: readonly Step[]): Promise<void> {
         case 'tick':
           clock.advance(s.minutes * 60_000);
           await driver.tick();
+          // Instances unseen for two hours leave the inventory; the rebuild must forget the same ones.
+          await cp.execute(tenant, pruneInventory(7200));
           break;
         case 'attest': {
           const release = RELEASES[s.release]!;

@@ -10,6 +10,7 @@ import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { JsonWebKey } from 'node:crypto';
 import { pruneAttestationState } from '../../src/app/retention.js';
+import { pruneInventory } from '../../src/verifier/inventory.js';
 import { simPlugin, SIM_MEDIA_TYPE } from '../../src/evidence/sim/index.js';
 import { AttestationRefused, SimAttester } from '../../src/sim/attester.js';
 import { injectTransport } from '../support/fleet.js';
@@ -21,7 +22,7 @@ import { jwkFromSpki, thumbprintOf } from '../../src/verifier/token-keys.js';
 import type { AttestationVerdict } from '../../src/verifier/verdict.js';
 import { describeEachBackend } from '../store/backends.js';
 import { asyncRejection } from '../support/errors.js';
-import { WORKLOAD, WORKLOAD_PATH, entries, expectNoEntry, expectProblem, sha256, treeSize, useTestServer, type ServerFixture } from './support.js';
+import { WORKLOAD, WORKLOAD_PATH, entries, entriesSince, expectNoEntry, expectProblem, sha256, treeSize, useTestServer, type ServerFixture } from './support.js';
 
 const MEASUREMENT = sha256('a');
 const T0 = new Date('2026-11-22T12:00:00.000Z');
@@ -388,6 +389,32 @@ describeEachBackend('policy dry-run and retention', (backend) => {
     await db.deleteFrom('attachments').execute();
     const res = (await dryRun({ update: { floor: 1 } })).json() as { counts: Record<string, number>; instances: { wouldBe: string }[] };
     expect(res.counts).toEqual({ affirming: 0, warning: 0, contraindicated: 0, unavailable: 1 });
+  });
+  it('forgets instances not seen for the inventory retention, through the ledger, and keeps the rest', async () => {
+    const { server, clock, instance } = fixture();
+    await seedAccepted(fixture());
+    const old = await attester(fixture()).attest();
+    clock.advance(10 * 86_400_000);
+    const recent = await attester(fixture()).attest();
+    const db = instance.store.db;
+    const cp = server.cp;
+
+    // Nothing is older than 30 days yet: no entry at all.
+    const quiet = await treeSize(server.app);
+    expect(await cp.execute(server.tenant, pruneInventory(30 * 86_400))).toBe(0);
+    expect(await treeSize(server.app)).toBe(quiet);
+    clock.advance(21 * 86_400_000);
+    const before = await treeSize(server.app);
+    expect(await cp.execute(server.tenant, pruneInventory(30 * 86_400))).toBe(1);
+    const [pruned, ...more] = await entriesSince(server.app, before);
+    expect(more).toEqual([]);
+    expect(pruned).toMatchObject({ type: 'fleet.inventory-pruned', actor: 'system:retention', payload: { before: new Date(clock().getTime() - 30 * 86_400_000).toISOString(), instances: 1 } });
+    expect((await db.selectFrom('instances').select('instance').execute()).map((row) => row.instance)).toEqual([recent.appraisal.instance]);
+    // The forgotten instance's latest evidence is no longer anyone's latest: retention may drop it.
+    await pruneAttestationState(instance.store, new Date(clock().getTime() + 2 * 86_400_000));
+    expect(await db.selectFrom('attachments').select('digest').execute()).toHaveLength(1);
+    // Its verdicts stay in the ledger.
+    expect((await entries(server.app, 'limit=1000')).some((e) => e.type === 'attestation.verdict' && (e.payload as AttestationVerdict).instance === old.appraisal.instance)).toBe(true);
   });
 });
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { EvidenceVerifier } from '../../app/attestation.js';
 import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
+import { DEFAULT_INVENTORY_RETENTION_SECONDS } from '../../verifier/inventory.js';
 import { DEFAULT_DRIVER_INTERVAL_SECONDS } from '../../app/rollout-driver.js';
 import { DEFAULT_ADMISSION } from '../../server/admission.js';
 import { tenantKeysExist } from '../../app/tenant-keys.js';
@@ -85,6 +86,7 @@ interface ServeFlags {
   tpmAnchor: string[];
   anchor: AnchorFlag[];
   evidenceRetention: number;
+  inventoryRetention: number;
   tokenLifetime: number;
   attestRate: number;
   attestBurst: number;
@@ -141,6 +143,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--tpm-anchor <file>', 'accept TPM quotes whose AK chains to this CA certificate or matches this SHA-256 key pin (repeatable)', collect, [])
     .option('--anchor <class=file>', `replace the shipped vendor roots of one evidence class (${SHIPPED_ROOT_CLASSES.join(', ')}) with the certificates in <file>, PEM or DER (repeatable; several files for one class add up)`, parseAnchorFlag, [])
     .option('--evidence-retention <seconds>', 'keep raw evidence this long for re-appraisal (each instance keeps its latest)', parseCount, DEFAULT_RETENTION_SECONDS)
+    .option('--inventory-retention <seconds>', 'forget instances not seen for this long (0: never); the ledger keeps their verdicts', parseCount, DEFAULT_INVENTORY_RETENTION_SECONDS)
     .option('--attest-rate <n>', 'new attestation sessions admitted per second; beyond it 429 with a jittered Retry-After', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.ratePerSecond)
     .option('--attest-burst <n>', 'sessions admitted at once after a quiet spell', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.burst)
     .option('--attest-in-flight <n>', 'evidence submissions verified at once; beyond it 429', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.maxInFlight)
@@ -182,6 +185,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         version,
         verifiers,
         evidenceRetentionSeconds: flags.evidenceRetention,
+        inventoryRetentionSeconds: flags.inventoryRetention,
         tokenLifetimeSeconds: flags.tokenLifetime,
         admission: { ratePerSecond: flags.attestRate, burst: flags.attestBurst, maxInFlight: flags.attestInFlight },
         driverIntervalSeconds: flags.rolloutInterval,
