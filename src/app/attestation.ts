@@ -1,6 +1,7 @@
 import { createHash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
+import { isAnchorClass, shippedAnchors } from '../anchors/classes.js';
 import type { PolicyVersion, Release, TeeClass } from '../core/model.js';
 import { deadlinePassed, decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
@@ -44,6 +45,8 @@ export interface AttestationOptions {
 
 export interface CollateralSource {
   forClass(tee: TeeClass): Promise<readonly Uint8Array[]>;
+  /** Trust anchors members added for the class, trusted beside its configured or shipped roots. */
+  anchorsFor?(tee: TeeClass): Promise<readonly Uint8Array[]>;
 }
 
 export interface Attested {
@@ -270,9 +273,11 @@ export class AttestationService {
   async #verify(verifier: EvidenceVerifier, evidence: DeviceEvidence, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<Claims> {
     const tee = verifier.plugin.teeClass;
     const stored = (await this.#options.collateral?.forClass(tee)) ?? [];
+    const added = (await this.#options.collateral?.anchorsFor?.(tee)) ?? [];
+    const trustAnchors = added.length === 0 || !isAnchorClass(tee) ? verifier.trustAnchors : [...(verifier.trustAnchors ?? shippedAnchors(tee)), ...added];
     const claims = await verifier.plugin.verify(evidence.evidence, {
       now,
-      ...(verifier.trustAnchors === undefined ? {} : { trustAnchors: verifier.trustAnchors }),
+      ...(trustAnchors === undefined ? {} : { trustAnchors }),
       // What the instance posted comes first: plugins take the first document that fits.
       collateral: stored.length === 0 ? evidence.collateral : [...evidence.collateral, ...stored],
       // Some formats compare the binding with their own nonce field; all are checked below.

@@ -1,5 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { TeeClass } from '../core/model.js';
+import type { AnchorClass } from '../anchors/classes.js';
+import { validTrustAnchors } from '../anchors/queries.js';
 import { validCollateral } from '../collateral/queries.js';
 import type { Store } from '../store/store.js';
 
@@ -9,16 +11,18 @@ const REFRESH_MS = 30_000;
 export const MAX_ITEMS_PER_CLASS = 16;
 
 /**
- * The tenant's imported collateral, by the TEE class that reads it (the newest 16 per
- * class), for verification to run offline. Read from the store at most every 30 s (and at once after an import on
- * this replica), so verification never waits on a query; items past their validity drop
- * out at the next read.
+ * What members gave the verifiers, by the TEE class that reads it: imported collateral
+ * (the newest 16 per class), for verification to run offline, and the trust anchors
+ * they added. Read from the store at most every 30 s (and at once after a change on
+ * this replica), so verification never waits on a query; items past their validity
+ * drop out at the next read.
  */
 export class CollateralCache {
   readonly #store: Store;
   readonly #tenant: string;
   readonly #clock: Clock;
   #byClass: ReadonlyMap<TeeClass, readonly Uint8Array[]> = new Map();
+  #anchors: ReadonlyMap<TeeClass, readonly Uint8Array[]> = new Map();
   #readAt = Number.NEGATIVE_INFINITY;
   /** Bumped by each invalidation, so that a read begun before an import does not count as fresh. */
   #generation = 0;
@@ -36,7 +40,13 @@ export class CollateralCache {
     return this.#byClass.get(tee) ?? [];
   }
 
-  /** After an import: the next verification reads the store again. */
+  /** The trust anchors members added for `tee` and valid now, oldest first. */
+  async anchorsFor(tee: TeeClass): Promise<readonly Uint8Array[]> {
+    if (this.#clock().getTime() - this.#readAt >= REFRESH_MS) await this.#read();
+    return this.#anchors.get(tee) ?? [];
+  }
+
+  /** After a change: the next verification reads the store again. */
   invalidate(): void {
     this.#generation += 1;
     this.#readAt = Number.NEGATIVE_INFINITY;
@@ -55,7 +65,10 @@ export class CollateralCache {
             if (items.length < MAX_ITEMS_PER_CLASS) byClass.set(tee, [...items, item.body]);
           }
         }
+        const anchors = new Map<AnchorClass, Uint8Array[]>();
+        for (const { tee, certificate } of await validTrustAnchors(this.#store.db, this.#tenant, now)) anchors.set(tee, [...(anchors.get(tee) ?? []), certificate]);
         this.#byClass = byClass;
+        this.#anchors = anchors;
         if (generation === this.#generation) this.#readAt = now.getTime();
       } finally {
         this.#reading = undefined;

@@ -1,3 +1,4 @@
+import { ANCHOR_ADD, ANCHOR_REMOVE } from '../anchors/commands.js';
 import { registered, type RegisteredCommand } from '../ceremony/command.js';
 import { COLLATERAL_IMPORT } from '../collateral/commands.js';
 import { CONSTITUTION_SET } from '../ceremony/constitution.js';
@@ -29,6 +30,8 @@ const COMMANDS: readonly RegisteredCommand[] = [
   registered(SECRET_RULES),
   registered(SEALING_WINDOW),
   registered(COLLATERAL_IMPORT),
+  registered(ANCHOR_ADD),
+  registered(ANCHOR_REMOVE),
 ];
 
 export const commandRegistry: CommandRegistry = new Map(COMMANDS.map((command) => [command.name, command]));

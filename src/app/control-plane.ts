@@ -8,6 +8,7 @@ import { Checkpointer, type LogKey } from '../ledger/checkpointer.js';
 import { Committer, type Projector, type Unit } from '../ledger/committer.js';
 import type { LedgerEntry } from '../ledger/entry.js';
 import { LedgerReader } from '../ledger/ledger.js';
+import { trustAnchorProjection } from '../anchors/commands.js';
 import { collateralProjection } from '../collateral/commands.js';
 import { keyBrokerProjection } from '../keys/commands.js';
 import { policyProjection } from '../policy/commands.js';
@@ -16,7 +17,7 @@ import { rolloutProjection } from '../rollout/commands.js';
 import { inventoryProjection } from '../verifier/inventory.js';
 import { verdictProjection } from '../verifier/verdict.js';
 
-const handlers: Record<string, Projector> = { ...trustBaseProjection, ...constitutionProjection, ...proposalProjection, ...policyProjection, ...verdictProjection, ...inventoryProjection, ...rolloutProjection, ...keyBrokerProjection, ...collateralProjection };
+const handlers: Record<string, Projector> = { ...trustBaseProjection, ...constitutionProjection, ...proposalProjection, ...policyProjection, ...verdictProjection, ...inventoryProjection, ...rolloutProjection, ...keyBrokerProjection, ...collateralProjection, ...trustAnchorProjection };
 
 /**
  * The projection of the whole ledger: every entry type that changes state has a

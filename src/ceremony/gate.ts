@@ -19,6 +19,7 @@ export const ACTION_CLASSES = [
   'secret-write',
   'secret-rules',
   'collateral',
+  'trust-anchors',
   'break-glass',
 ] as const;
 export type ActionClass = (typeof ACTION_CLASSES)[number];

@@ -5,6 +5,7 @@ import { PendingProposal, ServerProblem, Unreachable } from './client.js';
 import { registerAttestCommand } from './commands/attest.js';
 import { registerAuditCommands, VerificationFailed } from './commands/audit.js';
 import { registerCeremonyCommands } from './commands/ceremony.js';
+import { registerAnchorCommands } from './commands/anchor.js';
 import { registerCollateralCommands } from './commands/collateral.js';
 import { registerEvidenceCommands } from './commands/evidence.js';
 import { registerFleetCommands } from './commands/fleet.js';
@@ -70,6 +71,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerAuditCommands(program, ctx);
   registerEvidenceCommands(program, ctx);
   registerCollateralCommands(program, ctx);
+  registerAnchorCommands(program, ctx);
   registerAttestCommand(program, ctx);
   registerSimCommands(program, ctx);
   registerTokenCommands(program, ctx);

@@ -15,6 +15,7 @@ import { jwksFromKeys, keysToPublish, type KeyRotation, type PublishedJwks } fro
 import { attestationRoutes } from './routes/attestation.js';
 import { auditRoutes } from './routes/audit.js';
 import { ceremonyRoutes } from './routes/ceremony.js';
+import { anchorRoutes } from './routes/anchors.js';
 import { collateralRoutes } from './routes/collateral.js';
 import { healthRoutes } from './routes/health.js';
 import { kbsRoutes } from './routes/kbs.js';
@@ -138,10 +139,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   rolloutRoutes(app, context);
-  // Collateral imported by an approval is seen by the next verification, as after a direct import.
+  // Collateral or an anchor added by an approval is seen by the next verification, as after a direct change.
   ceremonyRoutes(app, { ...context, onExecuted: () => options.collateral?.invalidate() });
   auditRoutes(app, context);
-  collateralRoutes(app, { ...context, ...(options.collateral === undefined ? {} : { cache: options.collateral }) });
+  const verificationMaterial = options.collateral === undefined ? {} : { cache: options.collateral };
+  collateralRoutes(app, { ...context, ...verificationMaterial });
+  anchorRoutes(app, { ...context, ...verificationMaterial });
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;
   const rotations = options.tokenKeys.map((rotation, i) => ({ ...rotation, key: published[i]! }));
   const longest = longestLifetimeSeconds(options.tokenLifetimeSeconds);

@@ -389,6 +389,28 @@ function collateral(kind: StoreKind): Migration {
   };
 }
 
+function trustAnchors(kind: StoreKind): Migration {
+  const t = columnTypes(kind);
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('trust_anchors')
+        .addColumn('tenant', t.text, (c) => c.notNull())
+        .addColumn('tee', t.text, (c) => c.notNull())
+        .addColumn('digest', t.text, (c) => c.notNull())
+        .addColumn('subject', t.text, (c) => c.notNull())
+        .addColumn('not_before', t.text, (c) => c.notNull())
+        .addColumn('not_after', t.text, (c) => c.notNull())
+        .addColumn('certificate', t.text, (c) => c.notNull())
+        .addColumn('added_at', t.text, (c) => c.notNull())
+        .addColumn('added_by', t.text, (c) => c.notNull())
+        .addPrimaryKeyConstraint('trust_anchors_pkey', ['tenant', 'tee', 'digest'])
+        .modifyEnd(tableOptions(kind))
+        .execute();
+    },
+  };
+}
+
 /** Every migration in apply order (kysely sorts by name, hence the zero-padded prefix). */
 export function migrations(kind: StoreKind): Record<string, Migration> {
   return {
@@ -398,10 +420,11 @@ export function migrations(kind: StoreKind): Record<string, Migration> {
     '0004_key_broker': keyBroker(kind),
     '0005_ceremonies': ceremonies(kind),
     '0006_collateral': collateral(kind),
+    '0007_trust_anchors': trustAnchors(kind),
   };
 }
 
-export const LATEST_MIGRATION = '0006_collateral';
+export const LATEST_MIGRATION = '0007_trust_anchors';
 
 /**
  * Applies every pending migration and returns the names applied (empty when the schema

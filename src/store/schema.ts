@@ -272,6 +272,19 @@ export interface CollateralTable {
   imported_by: string;
 }
 
+/** Trust anchors members added, by class (the certificate file in base64, as in its ledger entry). */
+export interface TrustAnchorsTable {
+  tenant: string;
+  tee: string;
+  digest: string;
+  subject: string;
+  not_before: string;
+  not_after: string;
+  certificate: string;
+  added_at: string;
+  added_by: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   ledger_entries: LedgerEntriesTable;
@@ -295,10 +308,11 @@ export interface Database {
   secret_versions: SecretVersionsTable;
   sealing_windows: SealingWindowsTable;
   collateral: CollateralTable;
+  trust_anchors: TrustAnchorsTable;
 }
 
 /** State tables: projections of the ledger, rebuilt from it by replay. */
-export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'secrets', 'secret_versions', 'sealing_windows', 'collateral'] as const;
+export const PROJECTION_TABLES = ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'instances', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'secrets', 'secret_versions', 'sealing_windows', 'collateral', 'trust_anchors'] as const;
 export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
 export type { Generated };

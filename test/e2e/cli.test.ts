@@ -124,6 +124,21 @@ describe('the covenant CLI against a real server', () => {
     expect(missing.code).toBe(1);
   });
 
+  it('adds, lists and removes a trust anchor; a class without vendor roots is a usage error', async () => {
+    const root = fileURLToPath(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url));
+    const added = await cli('anchor', 'add', 'tdx', root);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/^tdx: trusting 1 certificate\(s\), first .*Intel SGX Root CA.*; valid .* to 2049-12-31T23:59:59\.000Z; sha256:44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3\n$/);
+    expect(JSON.parse((await cli('anchor', 'list', '--json')).stdout)).toEqual([expect.objectContaining({ tee: 'tdx', valid: true, addedBy: 'member:admin' })]);
+    expect((await cli('anchor', 'list')).stdout).toMatch(/^TEE +DIGEST +VALID/);
+    const removed = await cli('anchor', 'remove', 'tdx', 'sha256:44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse((await cli('anchor', 'list', '--json')).stdout)).toEqual([]);
+    const usage = await cli('anchor', 'add', 'sim', root);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/value 'sim' is invalid.*Allowed choices are sev-snp, azure-snp-vtpm, sgx, tdx, nitro, nvidia-gpu/);
+  });
+
   it('prints proofs, checkpoints and the log key that verify independently', async () => {
     const vkey = parseVerifierKey((await cli('audit', 'log-key')).stdout.trim());
     const proof = JSON.parse((await cli('audit', 'proof', '--index', '2', '--json')).stdout) as { index: number; treeSize: number; leafHash: string; hashes: string[]; checkpoint: string };

@@ -54,6 +54,8 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
         'proposal.rejected',
         'proposal.invalidated',
         'collateral.imported',
+        'trust-anchor.added',
+        'trust-anchor.removed',
       ]),
     );
 
@@ -67,7 +69,7 @@ describeEachBackend('state rebuilt from the ledger alone', (backend) => {
       expect(rebuilt.policy_versions!.length).toBe(16);
       expect(rebuilt.proposals!.length).toBe(3);
       // The inventory is rebuilt with the attestation histories of test/rollout/property.test.ts.
-      for (const table of ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'collateral']) {
+      for (const table of ['tenants', 'workloads', 'releases', 'policy_versions', 'members', 'rollouts', 'health_signals', 'constitution', 'proposals', 'proposal_votes', 'collateral', 'trust_anchors']) {
         expect(rebuilt[table]!.length, table).toBeGreaterThan(0);
       }
       expect(rebuilt).toEqual(stored);

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { contentDigest } from '../../src/ceremony/signed-request.js';
+import { INTEL_SGX_ROOT_CA_SHA256 } from '../../src/evidence/dcap/roots.js';
 import { describeEachBackend } from '../store/backends.js';
 import { newMember, type TestMember, type TestServer } from '../support/control-plane.js';
 import {
@@ -28,6 +29,7 @@ import {
 } from './support.js';
 
 const WINDOW_MS = 300_000;
+const INTEL_ROOT = (): string => readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64');
 
 interface MutatingCase {
   /** `METHOD url-pattern` as the router knows it. */
@@ -189,6 +191,26 @@ const CASES: readonly MutatingCase[] = [
     setup: async () => {},
     status: 201,
     entry: { type: 'collateral.imported' },
+  },
+  {
+    route: 'POST /v1/anchors',
+    method: 'POST',
+    url: '/v1/anchors',
+    body: () => ({ class: 'sgx', certificate: INTEL_ROOT() }),
+    setup: async () => {},
+    status: 201,
+    entry: { type: 'trust-anchor.added' },
+  },
+  {
+    route: 'DELETE /v1/anchors/:class/:digest',
+    method: 'DELETE',
+    url: `/v1/anchors/sgx/sha256:${INTEL_SGX_ROOT_CA_SHA256}`,
+    setup: async (server) => {
+      const res = await server.signed('POST', '/v1/anchors', { class: 'sgx', certificate: INTEL_ROOT() });
+      expect(res.statusCode, res.body).toBe(201);
+    },
+    status: 200,
+    entry: { type: 'trust-anchor.removed' },
   },
   {
     route: 'POST /v1/workloads/:workload/break-glass',
@@ -478,6 +500,7 @@ describeEachBackend('HTTP auth', (backend) => {
       '/v1/proposals/:id/message': `/v1/proposals/${proposal}/message`,
       '/v1/constitution': '/v1/constitution',
       '/v1/collateral': '/v1/collateral',
+      '/v1/anchors': '/v1/anchors',
     };
     const reads = listRoutes(server.app).filter((r) => r.methods.includes('GET')).map((r) => r.url);
     expect(reads.sort()).toEqual(Object.keys(samples).sort());

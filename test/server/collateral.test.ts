@@ -3,20 +3,17 @@
  * validity, listed, and used by verification when an instance posts none — so that
  * DCAP verification runs offline — until it expires.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { base64url } from 'jose';
 import { beforeAll, expect, it } from 'vitest';
 import type { CollateralImported } from '../../src/collateral/events.js';
-import { sgxPlugin, SGX_MEDIA_TYPES } from '../../src/evidence/dcap/index.js';
-import { expectedReportData } from '../../src/verifier/binding.js';
-import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../../src/verifier/envelope.js';
-import { ENCLAVE, NEXT_UPDATE, NOW, sgxLevels, tcbInfoText, world } from '../evidence/dcap/synthetic.js';
+import { sgxPlugin } from '../../src/evidence/dcap/index.js';
+import { NEXT_UPDATE, NOW, sgxLevels, tcbInfoText, world } from '../evidence/dcap/synthetic.js';
 import { describeEachBackend } from '../store/backends.js';
+import { attestSgx, seedSgxWorkload, type SgxWorld } from './sgx-attestation.js';
 import { signDecision } from '../../src/ceremony/decision-signature.js';
 import { newMember } from '../support/control-plane.js';
-import { WORKLOAD, WORKLOAD_PATH, entriesSince, expectChange, expectNoEntry, expectProblem, get, treeSize, useTestServer, type ServerFixture } from './support.js';
+import { entriesSince, expectChange, expectNoEntry, expectProblem, get, treeSize, useTestServer, type ServerFixture } from './support.js';
 
-let dcap: Awaited<ReturnType<typeof world>>;
+let dcap: SgxWorld;
 beforeAll(async () => {
   dcap = await world('sgx');
 });
@@ -26,28 +23,9 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 describeEachBackend('imported collateral', (backend) => {
   const fixture = useTestServer(backend, { verifiers: [{ plugin: sgxPlugin, get trustAnchors() { return [dcap.pki.root.der]; } }] });
 
-  async function seed(f: ServerFixture): Promise<void> {
-    f.clock.set(NOW);
-    const measurement = `sha256:${Buffer.from(ENCLAVE.mrEnclave).toString('hex')}`;
-    for (const [url, body] of [
-      ['/v1/workloads', { name: WORKLOAD }],
-      [`${WORKLOAD_PATH}/releases`, { version: '1.0.0', class: 'sgx', measurements: [measurement], securityVersion: ENCLAVE.isvSvn }],
-      [`${WORKLOAD_PATH}/policy`, { accept: ['1.0.0'], reason: 'first release' }],
-    ] as const) {
-      const res = await f.server.signed('POST', url, body);
-      expect(res.statusCode, res.body).toBe(201);
-    }
-  }
+  const seed = (f: ServerFixture) => seedSgxWorkload(f);
+  const attest = (f: ServerFixture) => attestSgx(f, dcap);
 
-  /** One attestation of a synthetic SGX enclave that posts no collateral. */
-  async function attest(f: ServerFixture) {
-    const session = await f.server.app.inject({ method: 'POST', url: `/challenge-response/v1/newSession?workload=${encodeURIComponent(WORKLOAD)}` });
-    const nonce = base64url.decode((session.json() as { nonce: string }).nonce);
-    const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
-    const quote = dcap.quote({ enclave: { reportData: expectedReportData('sgx', nonce, spki) } });
-    const payload = Buffer.from(encodeEnvelope({ evidenceType: SGX_MEDIA_TYPES[0], evidence: quote, instanceKey: spki, collateral: [], devices: [] }));
-    return f.server.app.inject({ method: 'POST', url: `/challenge-response/v1/${String(session.headers.location)}`, headers: { 'content-type': ATTESTATION_MEDIA_TYPE }, payload });
-  }
 
   const importing = (f: ServerFixture, bytes: Uint8Array) => f.server.signed('POST', '/v1/collateral', { collateral: b64(bytes) });
 

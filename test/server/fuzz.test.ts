@@ -144,6 +144,9 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
   'GET /v1/audit/who-approved': { query: (s) => ({ policy: s.policyId.slice(0, 12) }) },
   'GET /v1/collateral': {},
   'POST /v1/collateral': { body: () => ({ collateral: readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64') }) },
+  'GET /v1/anchors': {},
+  'POST /v1/anchors': { body: () => ({ class: 'sgx', certificate: readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64') }) },
+  'DELETE /v1/anchors/:class/:digest': { params: { class: 'tdx', digest: `sha256:${'ab'.repeat(32)}` }, refusedBecause: 'the fuzz seed has added no tdx trust anchor' },
 };
 
 const paramsOf = (seed: RouteSeed, seeded: Seeded): Readonly<Record<string, string>> | undefined =>

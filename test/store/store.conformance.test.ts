@@ -31,10 +31,11 @@ const TABLES = [
   'secret_versions',
   'secrets',
   'tenants',
+  'trust_anchors',
   'workloads',
 ];
 
-const MIGRATIONS = ['0001_foundation', '0002_attestation', '0003_rollouts', '0004_key_broker', '0005_ceremonies', '0006_collateral'];
+const MIGRATIONS = ['0001_foundation', '0002_attestation', '0003_rollouts', '0004_key_broker', '0005_ceremonies', '0006_collateral', '0007_trust_anchors'];
 
 const PRIMARY_KEYS: Record<string, string[]> = {
   tenants: ['id'],
@@ -59,6 +60,7 @@ const PRIMARY_KEYS: Record<string, string[]> = {
   secret_versions: ['tenant', 'resource', 'version'],
   sealing_windows: ['tenant', 'workload'],
   collateral: ['tenant', 'digest'],
+  trust_anchors: ['tenant', 'tee', 'digest'],
 };
 
 const SECONDARY_INDEXES: Record<string, string[][]> = {

@@ -5,6 +5,7 @@ import { signDecision } from '../../src/ceremony/decision-signature.js';
 import { addMember, removeMember } from '../../src/ceremony/member-commands.js';
 import { voteOnProposal } from '../../src/ceremony/proposals.js';
 import { findProposal } from '../../src/ceremony/queries.js';
+import { addTrustAnchor, removeTrustAnchor } from '../../src/anchors/commands.js';
 import { importCollateral } from '../../src/collateral/commands.js';
 import { decisionMessage } from '../../src/core/proposal.js';
 import type { Unit } from '../../src/ledger/committer.js';
@@ -50,7 +51,8 @@ export async function buildHistory(plane: TestPlane, workloads = 3): Promise<{ c
  * Rollouts and ceremonies on top of `buildHistory`: a rollout rolled back and one
  * completed, a health signal, a revocation, a break-glass and its ratification, a
  * stricter constitution, a proposal approved by a second admin's signature, one vetoed
- * and one invalidated by a change of members, and imported collateral.
+ * and one invalidated by a change of members, imported collateral, and trust anchors
+ * added (one of them removed again).
  */
 export async function buildGovernanceHistory(plane: TestPlane): Promise<void> {
   const { cp, tenant, admin } = plane;
@@ -66,7 +68,11 @@ export async function buildGovernanceHistory(plane: TestPlane): Promise<void> {
   await run(revokeRelease(admin.name, 'team1/service', { version: '1.1.0', reason: 'CVE', deadline: new Date(Date.now() + 86_400_000).toISOString() }));
   await run(breakGlass(admin.name, name, { accept: ['1.1.0'], reason: 'incident', duration: '2h' }));
   await run(ratifyBreakGlass(admin.name, name, { versions: ['1.1.0'], reason: 'reviewed' }));
-  await run(importCollateral(admin.name, { collateral: readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64') }));
+  const intelRoot = readFileSync(new URL('../fixtures/sgx/intel_sgx_root_ca.der', import.meta.url)).toString('base64');
+  await run(importCollateral(admin.name, { collateral: intelRoot }));
+  await run(addTrustAnchor(admin.name, { class: 'sgx', certificate: intelRoot }));
+  const removed = await run(addTrustAnchor(admin.name, { class: 'tdx', certificate: intelRoot }));
+  await run(removeTrustAnchor(admin.name, { class: 'tdx', digest: removed.digest }));
 
   const carol = newMember('carol');
   await run(addMember(admin.name, { name: carol.name, publicKey: carol.publicKey, roles: ['admin'] }));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ANCHOR_CLASSES, isAnchorClass, type AnchorClass } from '../../anchors/classes.js';
 import type { EvidenceVerifier } from '../../app/attestation.js';
 import { DEFAULT_RETENTION_SECONDS } from '../../app/retention.js';
 import { DEFAULT_INVENTORY_RETENTION_SECONDS } from '../../verifier/inventory.js';
@@ -31,12 +32,8 @@ function parseListen(value: string): Listen {
   return { host, port };
 }
 
-/** The evidence classes whose vendor roots ship with Covenant: `--anchor` replaces them. */
-export const SHIPPED_ROOT_CLASSES = ['sev-snp', 'azure-snp-vtpm', 'sgx', 'tdx', 'nitro', 'nvidia-gpu'] as const;
-export type ShippedRootClass = (typeof SHIPPED_ROOT_CLASSES)[number];
-
 export interface AnchorFlag {
-  readonly tee: ShippedRootClass;
+  readonly tee: AnchorClass;
   readonly file: string;
 }
 
@@ -45,20 +42,20 @@ export function parseAnchorFlag(value: string, previous: readonly AnchorFlag[] =
   const at = value.indexOf('=');
   if (at <= 0 || at === value.length - 1) throw new InvalidArgumentError('must be CLASS=FILE, e.g. nitro=aws-nitro-root.pem');
   const tee = value.slice(0, at);
-  if (!(SHIPPED_ROOT_CLASSES as readonly string[]).includes(tee)) {
-    throw new InvalidArgumentError(`${JSON.stringify(tee)} ships no vendor root to replace; one of ${SHIPPED_ROOT_CLASSES.join(', ')} (sim: --sim-dir; tpm: --tpm-anchor)`);
+  if (!isAnchorClass(tee)) {
+    throw new InvalidArgumentError(`${JSON.stringify(tee)} ships no vendor root to replace; one of ${ANCHOR_CLASSES.join(', ')} (sim: --sim-dir; tpm: --tpm-anchor)`);
   }
-  return [...previous, { tee: tee as ShippedRootClass, file: value.slice(at + 1) }];
+  return [...previous, { tee, file: value.slice(at + 1) }];
 }
 
 /**
  * The certificates each `--anchor` names, by class, read and checked before anything
  * else happens, so that a wrong file stops the start and changes nothing.
  */
-export async function loadAnchors(flags: readonly AnchorFlag[]): Promise<ReadonlyMap<ShippedRootClass, readonly Uint8Array[]>> {
+export async function loadAnchors(flags: readonly AnchorFlag[]): Promise<ReadonlyMap<AnchorClass, readonly Uint8Array[]>> {
   // The certificate parser is loaded only for serve.
   const { readCertificates } = await import('../../evidence/x509/certificate.js');
-  const anchors = new Map<ShippedRootClass, Uint8Array[]>();
+  const anchors = new Map<AnchorClass, Uint8Array[]>();
   for (const { tee, file } of flags) {
     const bytes = await readInput(file, `--anchor ${tee}`);
     let certificates: readonly unknown[] | undefined;
@@ -102,7 +99,7 @@ interface ServeFlags {
 export async function evidenceVerifiers(
   sim: { dir: string; explicit: boolean },
   tpmAnchorFiles: readonly string[],
-  anchors: ReadonlyMap<ShippedRootClass, readonly Uint8Array[]> = new Map(),
+  anchors: ReadonlyMap<AnchorClass, readonly Uint8Array[]> = new Map(),
 ): Promise<EvidenceVerifier[]> {
   const [{ sevSnpPlugin }, { simPlugin }, { tpmPlugin }, { nitroPlugin }, { sgxPlugin, tdxPlugin }, { azureSnpVtpmPlugin }, { nvidiaGpuPlugin }] = await Promise.all([
     import('../../evidence/sev-snp/index.js'),
@@ -114,7 +111,7 @@ export async function evidenceVerifiers(
     import('../../evidence/nvidia/index.js'),
   ]);
   const verifiers: EvidenceVerifier[] = [sevSnpPlugin, nitroPlugin, sgxPlugin, tdxPlugin, azureSnpVtpmPlugin, nvidiaGpuPlugin].map((plugin) => {
-    const given = anchors.get(plugin.teeClass as ShippedRootClass);
+    const given = isAnchorClass(plugin.teeClass) ? anchors.get(plugin.teeClass) : undefined;
     return given === undefined ? { plugin } : { plugin, trustAnchors: given };
   });
   const simRoot = await loadSimRoot(sim.dir);
@@ -141,7 +138,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .option('--sim-dir <dir>', 'accept simulated-TEE evidence from the vendor root in <dir> (default: <data-dir>/sim, when `covenant sim init` made one)')
     .option('--tpm-anchor <file>', 'accept TPM quotes whose AK chains to this CA certificate or matches this SHA-256 key pin (repeatable)', collect, [])
-    .option('--anchor <class=file>', `replace the shipped vendor roots of one evidence class (${SHIPPED_ROOT_CLASSES.join(', ')}) with the certificates in <file>, PEM or DER (repeatable; several files for one class add up)`, parseAnchorFlag, [])
+    .option('--anchor <class=file>', `replace the shipped vendor roots of one evidence class (${ANCHOR_CLASSES.join(', ')}) with the certificates in <file>, PEM or DER (repeatable; several files for one class add up)`, parseAnchorFlag, [])
     .option('--evidence-retention <seconds>', 'keep raw evidence this long for re-appraisal (each instance keeps its latest)', parseCount, DEFAULT_RETENTION_SECONDS)
     .option('--inventory-retention <seconds>', 'forget instances not seen for this long (0: never); the ledger keeps their verdicts', parseCount, DEFAULT_INVENTORY_RETENTION_SECONDS)
     .option('--attest-rate <n>', 'new attestation sessions admitted per second; beyond it 429 with a jittered Retry-After', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.ratePerSecond)

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ANCHOR_CLASSES } from '../../anchors/classes.js';
+import { addTrustAnchor, MAX_ANCHOR_BYTES, removeTrustAnchor } from '../../anchors/commands.js';
+import { listTrustAnchors } from '../../anchors/queries.js';
+import type { CollateralCache } from '../../app/collateral-cache.js';
+import { signerOf, typed, type RouteContext } from '../context.js';
+
+export function anchorRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteContext & { readonly cache?: CollateralCache }): void {
+  const api = typed(app);
+  const tags = ['trust anchors'];
+
+  api.get('/v1/anchors', { schema: { tags, summary: 'Trust anchors members added, by evidence class, with whether each is valid now' } }, async () => {
+    const now = cp.clock().toISOString();
+    const anchors = await listTrustAnchors(cp.store.db, tenant);
+    return { anchors: anchors.map((anchor) => ({ ...anchor, valid: anchor.notBefore <= now && now < anchor.notAfter })) };
+  });
+
+  api.post(
+    '/v1/anchors',
+    {
+      schema: {
+        tags,
+        summary: "Trust a root (PEM or DER, base64) for one evidence class, beside the class's shipped or configured roots",
+        body: z.strictObject({ class: z.enum(ANCHOR_CLASSES), certificate: z.base64().min(1).max(Math.ceil(MAX_ANCHOR_BYTES / 3) * 4) }),
+      },
+    },
+    async (request, reply) => {
+      const added = await cp.execute(tenant, addTrustAnchor(signerOf(request), request.body));
+      cache?.invalidate();
+      return reply.code(201).send(added);
+    },
+  );
+
+  api.delete(
+    '/v1/anchors/:class/:digest',
+    { schema: { tags, summary: 'Stop trusting an anchor members added', params: z.strictObject({ class: z.enum(ANCHOR_CLASSES), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }) } },
+    async (request) => {
+      const removed = await cp.execute(tenant, removeTrustAnchor(signerOf(request), { class: request.params.class, digest: request.params.digest }));
+      cache?.invalidate();
+      return removed;
+    },
+  );
+}
