@@ -39,14 +39,14 @@ export interface AttestationOptions {
   readonly tokenJitter?: number;
   /** How long raw evidence is kept for re-appraisal (default one day). */
   readonly retentionSeconds?: number;
-  /** Imported collateral, offered after what the instance posted. */
-  readonly collateral?: CollateralSource;
+  /** What members gave the verifiers: imported collateral (offered after what the instance posted) and trust anchors. */
+  readonly material?: VerificationMaterialSource;
 }
 
-export interface CollateralSource {
+export interface VerificationMaterialSource {
   forClass(tee: TeeClass): Promise<readonly Uint8Array[]>;
   /** Trust anchors members added for the class, trusted beside its configured or shipped roots. */
-  anchorsFor?(tee: TeeClass): Promise<readonly Uint8Array[]>;
+  anchorsFor(tee: TeeClass): Promise<readonly Uint8Array[]>;
 }
 
 export interface Attested {
@@ -272,8 +272,8 @@ export class AttestationService {
 
   async #verify(verifier: EvidenceVerifier, evidence: DeviceEvidence, envelope: AttestationEnvelope, session: AttestationSession, now: Date): Promise<Claims> {
     const tee = verifier.plugin.teeClass;
-    const stored = (await this.#options.collateral?.forClass(tee)) ?? [];
-    const added = (await this.#options.collateral?.anchorsFor?.(tee)) ?? [];
+    const stored = (await this.#options.material?.forClass(tee)) ?? [];
+    const added = (await this.#options.material?.anchorsFor(tee)) ?? [];
     const trustAnchors = added.length === 0 || !isAnchorClass(tee) ? verifier.trustAnchors : [...(verifier.trustAnchors ?? shippedAnchors(tee)), ...added];
     const claims = await verifier.plugin.verify(evidence.evidence, {
       now,

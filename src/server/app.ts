@@ -2,7 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AttestationService } from '../app/attestation.js';
-import type { CollateralCache } from '../app/collateral-cache.js';
+import type { VerificationMaterial } from '../app/verification-material.js';
 import type { ControlPlane } from '../app/control-plane.js';
 import type { KeyBroker } from '../keys/broker.js';
 import { CovenantError } from '../core/errors.js';
@@ -46,8 +46,8 @@ export interface ServerOptions {
   readonly admission?: AdmissionLimits;
   /** The key broker; without it the /kbs and /v1/secrets routes are absent. */
   readonly keyBroker?: KeyBroker;
-  /** The verifiers' view of imported collateral, told of each import. */
-  readonly collateral?: CollateralCache;
+  /** What the verifiers use beside the evidence: imported collateral and added trust anchors, told of each change. */
+  readonly material?: VerificationMaterial;
 }
 
 declare module 'fastify' {
@@ -140,9 +140,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   memberRoutes(app, context);
   rolloutRoutes(app, context);
   // Collateral or an anchor added by an approval is seen by the next verification, as after a direct change.
-  ceremonyRoutes(app, { ...context, onExecuted: () => options.collateral?.invalidate() });
+  ceremonyRoutes(app, { ...context, onExecuted: () => options.material?.invalidate() });
   auditRoutes(app, context);
-  const verificationMaterial = options.collateral === undefined ? {} : { cache: options.collateral };
+  const verificationMaterial = options.material === undefined ? {} : { cache: options.material };
   collateralRoutes(app, { ...context, ...verificationMaterial });
   anchorRoutes(app, { ...context, ...verificationMaterial });
   const published = (await jwksFromKeys(options.tokenKeys.map((rotation) => rotation.key))).keys;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AttestationService, type EvidenceVerifier } from '../app/attestation.js';
-import { CollateralCache } from '../app/collateral-cache.js';
+import { VerificationMaterial } from '../app/verification-material.js';
 import { ControlPlane } from '../app/control-plane.js';
 import { loadBootstrapAdmins, loadKeyBrokerKeys, loadTenantKeys } from '../app/tenant-keys.js';
 import { createTenant } from '../ceremony/members.js';
@@ -92,13 +92,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       onBatch: metrics.onBatch,
     });
     await ensureTenant(cp, dataDir, options.tenant);
-    const collateral = new CollateralCache(store, options.tenant, clock);
+    const material = new VerificationMaterial(store, options.tenant, clock);
     const attestationOptions = {
       cp,
       tenant: options.tenant,
       tokenKey: keys.token,
       build: options.version,
-      collateral,
+      material,
       ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
     };
@@ -126,7 +126,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
       attestation: new AttestationService({ ...attestationOptions, sessionKey: keys.session, verifiers: options.verifiers }),
       keyBroker,
-      collateral,
+      material,
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const background = (task: () => Promise<unknown>, every: number): void => {

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { CollateralCache } from '../../src/app/collateral-cache.js';
+import { VerificationMaterial } from '../../src/app/verification-material.js';
 import { AttestationService, type EvidenceVerifier } from '../../src/app/attestation.js';
 import { ControlPlane } from '../../src/app/control-plane.js';
 import { createTenant } from '../../src/ceremony/members.js';
@@ -97,11 +97,11 @@ export async function createTestReplica(store: Store, primary: TestPlane, clock:
 
 async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOptions): Promise<TestServer> {
   const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const collateral = new CollateralCache(plane.cp.store, plane.tenant, clock);
+  const material = new VerificationMaterial(plane.cp.store, plane.tenant, clock);
   const attestation = new AttestationService({
     cp: plane.cp,
     tenant: plane.tenant,
-    collateral,
+    material,
     sessionKey: newSessionKey(),
     tokenKey,
     verifiers: options.verifiers ?? [],
@@ -116,7 +116,7 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
     version: 'test',
     tokenKeys: [{ key: tokenKey }],
     attestation,
-    collateral,
+    material,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.admission === undefined ? {} : { admission: options.admission }),
     ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ANCHOR_CLASSES } from '../../anchors/classes.js';
 import { addTrustAnchor, MAX_ANCHOR_BYTES, removeTrustAnchor } from '../../anchors/commands.js';
 import { listTrustAnchors } from '../../anchors/queries.js';
-import type { CollateralCache } from '../../app/collateral-cache.js';
+import type { VerificationMaterial } from '../../app/verification-material.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
 
-export function anchorRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteContext & { readonly cache?: CollateralCache }): void {
+export function anchorRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteContext & { readonly cache?: VerificationMaterial }): void {
   const api = typed(app);
   const tags = ['trust anchors'];
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { CollateralCache } from '../../app/collateral-cache.js';
+import type { VerificationMaterial } from '../../app/verification-material.js';
 import { importCollateral, MAX_COLLATERAL_BYTES } from '../../collateral/commands.js';
 import { listCollateral } from '../../collateral/queries.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
@@ -8,7 +8,7 @@ import { signerOf, typed, type RouteContext } from '../context.js';
 // The base64 of the largest item inside a small JSON document.
 const IMPORT_BODY_LIMIT = Math.ceil(MAX_COLLATERAL_BYTES / 3) * 4 + 1024;
 
-export function collateralRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteContext & { readonly cache?: CollateralCache }): void {
+export function collateralRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteContext & { readonly cache?: VerificationMaterial }): void {
   const api = typed(app);
   const tags = ['collateral'];
 

@@ -17,7 +17,7 @@ export const MAX_ITEMS_PER_CLASS = 16;
  * this replica), so verification never waits on a query; items past their validity
  * drop out at the next read.
  */
-export class CollateralCache {
+export class VerificationMaterial {
   readonly #store: Store;
   readonly #tenant: string;
   readonly #clock: Clock;

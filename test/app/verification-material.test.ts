@@ -4,7 +4,7 @@
  * within 30 s, without what has expired.
  */
 import { expect, it } from 'vitest';
-import { CollateralCache, MAX_ITEMS_PER_CLASS } from '../../src/app/collateral-cache.js';
+import { VerificationMaterial, MAX_ITEMS_PER_CLASS } from '../../src/app/verification-material.js';
 import { importCollateral } from '../../src/collateral/commands.js';
 import { rootCa } from '../evidence/x509/pki.js';
 import { describeEachBackend, useFreshInstance } from '../store/backends.js';
@@ -13,7 +13,7 @@ import { createTestPlane, manualClock } from '../support/control-plane.js';
 const START = new Date('2026-06-01T00:00:00Z');
 const certificate = (name: string, notAfter = new Date('2030-01-01T00:00:00Z')) => rootCa(`CN=${name}`, { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter });
 
-describeEachBackend('the collateral cache', (backend) => {
+describeEachBackend('the verification material cache (collateral)', (backend) => {
   const instance = useFreshInstance(backend);
 
   it('offers the newest items per class, sees other replicas\' imports within 30 s, and drops expired ones', async () => {
@@ -24,7 +24,7 @@ describeEachBackend('the collateral cache', (backend) => {
       await plane.cp.execute(plane.tenant, importCollateral(plane.admin.name, { collateral: Buffer.from(der).toString('base64') }));
       clock.advance(1000);
     };
-    const cache = new CollateralCache(plane.cp.store, plane.tenant, clock);
+    const cache = new VerificationMaterial(plane.cp.store, plane.tenant, clock);
     expect(await cache.forClass('sgx')).toEqual([]);
 
     const soon = await certificate('short-lived', new Date(START.getTime() + 3600_000));
