@@ -89,6 +89,12 @@ export function describeEntry(entry: LedgerEntry): string {
       return `BREAK-GLASS: ${(p['versions'] as string[]).join(', ')} accepted until ${String(p['until'])}: ${String(p['reason'])}`;
     case 'policy.break-glass-ratified':
       return `break-glass ratified for ${(p['versions'] as string[]).join(', ')}: ${String(p['reason'])}`;
+    case 'collateral.imported':
+      return `collateral imported (${String(p['kind'])}): ${String(p['subject'])}, valid until ${String(p['notAfter'])} (${String(p['digest']).slice(0, 16)}…)`;
+    case 'trust-anchor.added':
+      return `TRUST ANCHOR added for ${String(p['tee'])}: ${String(p['subject'])}, valid until ${String(p['notAfter'])} (${String(p['digest']).slice(0, 16)}…)`;
+    case 'trust-anchor.removed':
+      return `trust anchor removed from ${String(p['tee'])} (${String(p['digest']).slice(0, 16)}…)`;
     default:
       return entry.type;
   }

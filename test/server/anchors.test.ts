@@ -49,6 +49,10 @@ describeEachBackend('trust anchors members add', (backend) => {
     expect(listed.anchors).toEqual([expect.objectContaining({ tee: 'sgx', digest: added.digest, valid: true, addedBy: 'member:admin' })]);
     expectProblem(await expectNoEntry(f.server.app, () => adding(f, 'sgx', dcap.pki.root.der)), 409, 'conflict');
 
+    // The auditor's report says which root became trusted, by whom.
+    const report = (await get(f.server.app, '/v1/audit/report?since=2000-01-01T00:00:00Z')).json() as { changes: { command: string; proposer: string; effects: string[] }[] };
+    expect(report.changes.find((c) => c.command === 'anchor.add')).toMatchObject({ proposer: 'admin', effects: [expect.stringMatching(/^TRUST ANCHOR added for sgx: 1 certificate\(s\), first .*, valid until /)] });
+
     const removed = await expectChange(f.server.app, { type: 'trust-anchor.removed' }, () => f.server.signed('DELETE', `/v1/anchors/sgx/${added.digest}`));
     expect(removed.res.statusCode, removed.res.body).toBe(200);
     expect(expectProblem(await attest(f), 422, 'evidence-invalid').detail).toMatch(/chain|root/i);
