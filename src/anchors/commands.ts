@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../core/canonical.js';
 import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
 import { CovenantError } from '../core/errors.js';
-import { describeCollateral } from '../evidence/collateral.js';
-import { EvidenceError } from '../evidence/plugin.js';
 import type { Decision, Projector, Unit } from '../ledger/committer.js';
+import { describeAnchorFile, refuseExpired } from './anchor-file.js';
 import { ANCHOR_CLASSES } from './classes.js';
 import { TRUST_ANCHOR_ADDED, TRUST_ANCHOR_REMOVED, type TrustAnchorAdded, type TrustAnchorRemoved } from './events.js';
 import { findTrustAnchor } from './queries.js';
@@ -19,23 +18,6 @@ const RemoveArgs = z.strictObject({ class: z.enum(ANCHOR_CLASSES), digest: z.str
 export type AnchorAddArgs = z.infer<typeof AddArgs>;
 export type AnchorRemoveArgs = z.infer<typeof RemoveArgs>;
 
-const digestOf = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-function refused(message: string): CovenantError {
-  return new CovenantError('validation-failed', `trust anchor: ${message}`, { issues: [{ field: 'certificate', message }] });
-}
-
-/** The certificates of the file, and the window in which all of them are valid. */
-function describeAnchor(bytes: Uint8Array) {
-  try {
-    const description = describeCollateral(bytes);
-    if (description.kind === 'certificates') return description;
-  } catch (error) {
-    if (!(error instanceof EvidenceError)) throw error;
-    throw refused(error.message);
-  }
-  throw refused('not a PEM or DER certificate');
-}
 
 /**
  * Trusts the certificates of one file as roots for one evidence class, beside the
@@ -47,12 +29,12 @@ export const ANCHOR_ADD = defineCommand({
   name: 'anchor.add',
   action: 'trust-anchors',
   parse: (args) => parseArgs(AddArgs, args),
-  target: (args) => `anchor/${args.class}/${digestOf(Buffer.from(args.certificate, 'base64'))}`,
+  target: (args) => `anchor/${args.class}/${sha256Digest(Buffer.from(args.certificate, 'base64'))}`,
   async run(tx, ctx, actor, args): Promise<Decision<TrustAnchorAdded>> {
     const bytes = new Uint8Array(Buffer.from(args.certificate, 'base64'));
-    const description = describeAnchor(bytes);
-    if (description.notAfter.getTime() <= ctx.now.getTime()) throw refused(`${description.subject} expired at ${description.notAfter.toISOString()}`);
-    const digest = digestOf(bytes);
+    const description = describeAnchorFile(bytes);
+    refuseExpired(description, ctx.now);
+    const digest = sha256Digest(bytes);
     if ((await findTrustAnchor(tx, ctx.tenant, args.class, digest)) !== undefined) throw new CovenantError('conflict', `${digest} is already a ${args.class} trust anchor`);
     const payload: TrustAnchorAdded = {
       tee: args.class,

@@ -1,7 +1,9 @@
-import { createHash, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { sha256Digest } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
 import { LruCache } from '../core/lru.js';
-import { isAnchorClass, shippedAnchors } from '../anchors/classes.js';
+import { isAnchorClass } from '../anchors/classes.js';
+import { shippedAnchors } from '../anchors/shipped.js';
 import type { PolicyVersion, Release, TeeClass } from '../core/model.js';
 import { deadlinePassed, decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
@@ -84,7 +86,6 @@ export interface DryRun {
 
 const MEMO_CAPACITY = 10_000;
 
-const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /**
  * Challenge-response attestation: a session's nonce, the evidence that binds it and
@@ -157,7 +158,7 @@ export class AttestationService {
     const deviceVerifiers = envelope.devices.map((device) => this.#verifierFor(device.evidenceType));
     const { jwk: instanceKey, thumbprint: instance } = await this.#instanceKey(envelope.instanceKey);
     const outcome = await this.#verifyAll(verifier, deviceVerifiers, envelope, session, now);
-    const digest = sha256(body);
+    const digest = sha256Digest(body);
     const { result } = await cp.committer.submit<VerdictResult>(
       tenant,
       recordVerdict({

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../core/canonical.js';
 import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
@@ -21,7 +21,6 @@ const ImportArgs = z.union([
 ]);
 export type CollateralImportArgs = z.infer<typeof ImportArgs>;
 
-const digestOf = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 function described(body: Uint8Array): CollateralDescription {
   if (body.length === 0) throw new CovenantError('validation-failed', 'collateral: empty', { issues: [{ field: 'collateral', message: 'empty' }] });
@@ -35,7 +34,7 @@ function described(body: Uint8Array): CollateralDescription {
 
 /** Kept exactly as long as it is valid: useless once expired. */
 const attachment = (body: Uint8Array, description: CollateralDescription): Attachment => ({
-  digest: digestOf(body),
+  digest: sha256Digest(body),
   mediaType: COLLATERAL_MEDIA_TYPE,
   body,
   meta: { kind: description.kind },
@@ -59,7 +58,7 @@ export const COLLATERAL_IMPORT = defineCommand({
   name: 'collateral.import',
   action: 'collateral',
   parse: (args) => parseArgs(ImportArgs, args),
-  target: (args) => `collateral/${'collateral' in args ? digestOf(Buffer.from(args.collateral, 'base64')) : args.collateralDigest}`,
+  target: (args) => `collateral/${'collateral' in args ? sha256Digest(Buffer.from(args.collateral, 'base64')) : args.collateralDigest}`,
   // Under a rule of several signatures, the bytes (up to 4 MiB) wait beside the ledger.
   detach: (args) => {
     if (!('collateral' in args)) return { args, attachments: [] };
@@ -73,7 +72,7 @@ export const COLLATERAL_IMPORT = defineCommand({
     if (description.notAfter.getTime() <= ctx.now.getTime()) {
       throw new CovenantError('validation-failed', `collateral: ${description.subject} expired at ${description.notAfter.toISOString()}`, { issues: [{ field: 'collateral', message: 'expired' }] });
     }
-    const digest = digestOf(body);
+    const digest = sha256Digest(body);
     if ((await findCollateral(tx, ctx.tenant, digest)) !== undefined) throw new CovenantError('conflict', `collateral ${digest} is already imported`);
     const payload: CollateralImported = {
       digest,

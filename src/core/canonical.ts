@@ -16,6 +16,11 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** `sha256:<hex>`: how the ledger names stored bytes (evidence, collateral, anchors, sealed values). */
+export function sha256Digest(data: Uint8Array): string {
+  return `sha256:${sha256Hex(data)}`;
+}
+
 /** Content address of a JSON document: hex SHA-256 of its canonical form. */
 export function contentDigest(value: unknown): string {
   return sha256Hex(canonicalJson(value));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalJson } from '../core/canonical.js';
+import { canonicalJson, sha256Digest } from '../core/canonical.js';
 import { parseDuration } from '../core/duration.js';
 import { CovenantError } from '../core/errors.js';
 import { validateWorkloadName } from '../core/names.js';
@@ -20,7 +20,7 @@ import {
 import { formatResource, parseWritableResource } from './names.js';
 import { findSecret, requireSecret, sealedBody } from './queries.js';
 import { buildRule, changeRules, PHASES } from './rules.js';
-import { digestOf, inspectSealed, MAX_SECRET_BYTES, SEALED_MEDIA_TYPE } from './sealed.js';
+import { inspectSealed, MAX_SECRET_BYTES, SEALED_MEDIA_TYPE } from './sealed.js';
 
 /**
  * The members' side of the key broker, as commands through the spine (and the
@@ -56,7 +56,7 @@ export interface SecretWriteResult {
 }
 
 function sealedAttachment(resource: string, body: Uint8Array): Attachment {
-  return { digest: digestOf(body), mediaType: SEALED_MEDIA_TYPE, body, meta: { resource }, expiresAt: KEPT_FOREVER };
+  return { digest: sha256Digest(body), mediaType: SEALED_MEDIA_TYPE, body, meta: { resource }, expiresAt: KEPT_FOREVER };
 }
 
 /** A proposal keeps the sealed value beside the ledger and records only its digest. */

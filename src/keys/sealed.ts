@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson } from '../core/canonical.js';
+import { canonicalJson, sha256Digest } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
 import { gcmOpen, gcmSeal, type KeyEncryptionService } from './kms.js';
 
@@ -40,7 +40,6 @@ const sealedSchema = z.strictObject({ v: z.literal(1), kek: z.string().min(1).ma
 
 const aadOf = (context: SealingContext): Uint8Array => new TextEncoder().encode(canonicalJson({ resource: context.resource, tenant: context.tenant }));
 
-export const digestOf = (body: Uint8Array): string => `sha256:${createHash('sha256').update(body).digest('hex')}`;
 
 export async function sealValue(kms: KeyEncryptionService, context: SealingContext, plaintext: Uint8Array): Promise<SealedValue> {
   if (plaintext.length === 0 || plaintext.length > MAX_SECRET_BYTES) {
@@ -56,7 +55,7 @@ export async function sealValue(kms: KeyEncryptionService, context: SealingConte
     const body = new TextEncoder().encode(
       canonicalJson({ kek: kms.keyId, key: Buffer.from(wrapped).toString('base64'), v: 1, value: Buffer.from(value).toString('base64') }),
     );
-    return { body, digest: digestOf(body), kek: kms.keyId, size: plaintext.length };
+    return { body, digest: sha256Digest(body), kek: kms.keyId, size: plaintext.length };
   } finally {
     dataKey.fill(0);
   }
@@ -100,5 +99,5 @@ export function inspectSealed(body: Uint8Array): Omit<SealedValue, 'body'> {
   }
   const size = Buffer.from(parsed.value, 'base64').length - GCM_OVERHEAD;
   if (size < 1 || size > MAX_SECRET_BYTES) throw new CovenantError('validation-failed', `sealed: a value of ${size} bytes is out of bounds`, { issues: [{ field: 'sealed', message: 'value size out of bounds' }] });
-  return { digest: digestOf(body), kek: parsed.kek, size };
+  return { digest: sha256Digest(body), kek: parsed.kek, size };
 }

@@ -54,17 +54,16 @@ export function parseAnchorFlag(value: string, previous: readonly AnchorFlag[] =
  */
 export async function loadAnchors(flags: readonly AnchorFlag[]): Promise<ReadonlyMap<AnchorClass, readonly Uint8Array[]>> {
   // The certificate parser is loaded only for serve.
-  const { readCertificates } = await import('../../evidence/x509/certificate.js');
+  const { describeAnchorFile } = await import('../../anchors/anchor-file.js');
   const anchors = new Map<AnchorClass, Uint8Array[]>();
   for (const { tee, file } of flags) {
     const bytes = await readInput(file, `--anchor ${tee}`);
-    let certificates: readonly unknown[] | undefined;
     try {
-      certificates = readCertificates(bytes, file);
-    } catch {
-      certificates = undefined;
+      describeAnchorFile(bytes);
+    } catch (error) {
+      if (!(error instanceof CovenantError)) throw error;
+      throw new CovenantError('bad-request', `--anchor ${tee}=${file} holds no PEM or DER certificate`, { cause: error });
     }
-    if (certificates === undefined || certificates.length === 0) throw new CovenantError('bad-request', `--anchor ${tee}=${file} holds no PEM or DER certificate`);
     anchors.set(tee, [...(anchors.get(tee) ?? []), bytes]);
   }
   return anchors;
