@@ -43,8 +43,7 @@ describe('covenant constitution, proposal and audit report (real binary, real se
   });
 
   afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
     await rm(root, { recursive: true, force: true });
   });
 

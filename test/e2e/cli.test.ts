@@ -25,8 +25,7 @@ describe('the covenant CLI against a real server', () => {
   });
 
   afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
   });
 
   it('has --help on every command and a usage error exit code', async () => {
@@ -177,8 +176,7 @@ describe('the covenant CLI against a real server', () => {
   });
 
   it('exits 4 and names the index when a stored entry was altered', async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
     const db = new Database(join(root, 'data', 'covenant.db'));
     const row = db.prepare('select body from ledger_entries where seq = 4').get() as { body: Buffer };
     const body = Buffer.from(row.body);

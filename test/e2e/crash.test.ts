@@ -63,8 +63,7 @@ async function crashAndRecover(storeArgs: string[]): Promise<void> {
     expect((await auditLog(httpAuditSource(after), { tenant: 'default', vkey })).ok).toBe(true);
     console.log(`crash test (${storeArgs.length ? 'postgres' : 'sqlite'}): ${acknowledged.length} of ${APPENDS} appends acknowledged before SIGKILL, all present after restart; ${report.entries} entries verified`);
   } finally {
-    second.child.kill('SIGTERM');
-    await second.exited;
+    await second.stop();
   }
 }
 

@@ -133,8 +133,7 @@ describe('covenant token verify against a real server', () => {
   });
 
   afterAll(async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
+    await server.stop();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -219,8 +218,7 @@ describe('covenant token rotate-key (real binary)', () => {
       const first = await startServerProcess(['--data-dir', data], env);
       const jwksOf = async (url: string) => ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
       const [oldKid] = await jwksOf(first.url);
-      first.child.kill('SIGTERM');
-      await first.exited;
+      await first.stop();
 
       const rotated = await runCli(['token', 'rotate-key', '--data-dir', data], env);
       expect(rotated.code, rotated.stderr).toBe(0);
@@ -233,8 +231,7 @@ describe('covenant token rotate-key (real binary)', () => {
       try {
         expect(await jwksOf(second.url)).toEqual([oldKid, newKid]);
       } finally {
-        second.child.kill('SIGTERM');
-        await second.exited;
+        await second.stop();
       }
       const missing = await runCli(['token', 'rotate-key', '--data-dir', join(root, 'nowhere')], env);
       expect([missing.code, missing.stderr.trim()]).toEqual([1, expect.stringMatching(/^covenant: no token key for tenant default in .*nowhere/)]);

@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url));
 
+/** A hung command or server is killed and fails its test, rather than holding the test file open. */
+const CLI_DEADLINE_MS = 120_000;
+const STOP_DEADLINE_MS = 15_000;
+
 function requireBuild(): void {
   if (!existsSync(new URL('../../dist/src/cli/main.js', import.meta.url))) {
     throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
@@ -19,6 +23,8 @@ export interface ServerProcess {
   output(): string;
   /** Resolves with the exit code or signal once the process has ended. */
   exited: Promise<number | NodeJS.Signals | null>;
+  /** SIGTERM, as an operator would stop it; SIGKILL and an error if it has not exited 15 s later. */
+  stop(): Promise<void>;
 }
 
 /** Starts `covenant serve` as a real process and waits until it prints its URL. */
@@ -41,7 +47,16 @@ export async function startServerProcess(args: readonly string[], env: NodeJS.Pr
     void exited.then((code) => reject(new Error(`server exited (${String(code)}) before listening:\n${output}`)));
     setTimeout(() => reject(new Error(`server did not start within 30 s:\n${output}`)), 30_000).unref();
   });
-  return { child, url, output: () => output, exited };
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), STOP_DEADLINE_MS).unref());
+    if ((await Promise.race([exited, deadline])) === 'late') {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`the server did not exit within ${STOP_DEADLINE_MS / 1000} s of SIGTERM:\n${output}`);
+    }
+  };
+  return { child, url, output: () => output, exited, stop };
 }
 
 export interface CliResult {
@@ -50,7 +65,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `covenant` command. */
+/** Runs the real `covenant` command; one still running after two minutes is killed and fails. */
 export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   requireBuild();
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -58,7 +73,14 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv): P
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let killed = false;
+  const deadline = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, CLI_DEADLINE_MS);
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(deadline);
+  if (killed) throw new Error(`covenant ${args.join(' ')} did not finish within ${CLI_DEADLINE_MS / 1000} s; killed:\n${stdout}${stderr}`);
   return { code, stdout, stderr };
 }
 
@@ -100,9 +122,11 @@ export async function startSimDeployment(name: string, options: { readonly serve
     simDir,
     cli: (...args) => runCli(args, env),
     async stop() {
-      server.child.kill('SIGTERM');
-      await server.exited;
-      await rm(root, { recursive: true, force: true });
+      try {
+        await server.stop();
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
     },
   };
 }
