@@ -131,13 +131,16 @@ export function loadCertificates(item: Uint8Array): { certs: AmdCertificate[]; r
   return { certs, rejected };
 }
 
-export function loadAll(items: readonly Uint8Array[]): { certs: AmdCertificate[]; rejected: number } {
+/** The certificates of every item, without repeats; `others` are the items that held none (a CRL, say). */
+export function loadAll(items: readonly Uint8Array[]): { certs: AmdCertificate[]; rejected: number; others: Uint8Array[] } {
   const certs: AmdCertificate[] = [];
+  const others: Uint8Array[] = [];
   const seen = new Set<string>();
   let rejected = 0;
   for (const item of items.slice(0, MAX_ITEMS)) {
     const loaded = loadCertificates(item);
     rejected += loaded.rejected;
+    if (loaded.certs.length === 0) others.push(item);
     for (const c of loaded.certs) {
       const key = Buffer.from(c.der).toString('base64');
       if (!seen.has(key)) {
@@ -146,7 +149,7 @@ export function loadAll(items: readonly Uint8Array[]): { certs: AmdCertificate[]
       }
     }
   }
-  return { certs, rejected };
+  return { certs, rejected, others };
 }
 
 function extensionValue(cert: AmdCertificate, oid: string): Uint8Array | undefined {

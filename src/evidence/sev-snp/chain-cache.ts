@@ -4,6 +4,8 @@ import type { KeyObject } from 'node:crypto';
 import { updateWithItems } from '../cache-key.js';
 import { EvidenceError } from '../plugin.js';
 import type { VerifyContext } from '../plugin.js';
+import { integerHex } from '../x509/certificate.js';
+import { checkCrlIssuer, readCrl, type Crl } from '../x509/crl.js';
 import { MAX_ITEMS, buildChain, endorsementKind, loadAll, publicKeyOf, readEndorsementExtensions } from './certificates.js';
 import type { AmdCertificate, ChainValidity, EndorsementExtensions, Validity, VerifiedChain } from './certificates.js';
 import { AMD_ROOT_BUNDLES } from './roots.js';
@@ -43,6 +45,14 @@ export interface ChainedEndorsement {
   readonly key: KeyObject | EvidenceError;
   readonly issuerCn: string | undefined;
   readonly rootCn: string | undefined;
+  /** The CRLs the chain was checked against: whether each is current is a question of the call's `now`. */
+  readonly crls: readonly ConsultedCrl[];
+}
+
+export interface ConsultedCrl {
+  readonly issuerCn: string | undefined;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
 }
 
 /** Each endorsement key the collateral offers, in order: its verified chain, or why none verified. */
@@ -70,10 +80,32 @@ function validityOf(cert: Validity): Validity {
   return { subjectCn: cert.subjectCn, notBefore: new Date(cert.notBefore), notAfter: new Date(cert.notAfter) };
 }
 
-function judge(leaf: AmdCertificate, kind: 'vcek' | 'vlek', anchors: readonly AmdCertificate[], intermediates: readonly AmdCertificate[]): Endorsement {
+/**
+ * Checks the chain against the CRLs its CAs issued (AMD's ARK CRL lists revoked ASKs and
+ * ASVKs): each must verify with its issuer's key, and none may list the certificate below.
+ * A revocation is final, so it is judged here, once; a CRL's currency is judged per call.
+ */
+function consultCrls(chain: VerifiedChain, crls: readonly Crl[]): ConsultedCrl[] {
+  const consulted: ConsultedCrl[] = [];
+  for (const [issuer, subject] of [[chain.root, chain.intermediate], [chain.intermediate, chain.leaf]] as const) {
+    const subjectName = new Uint8Array(issuer.cert.subject.toSchema().toBER(false));
+    const what = `the CRL of ${issuer.subjectCn ?? '(unnamed)'}`;
+    for (const crl of crls.filter((c) => Buffer.from(c.issuerName).equals(Buffer.from(subjectName)))) {
+      checkCrlIssuer(crl, { subjectName, publicKey: publicKeyOf(issuer), subject: issuer.subjectCn ?? '(unnamed)' }, what);
+      const serial = integerHex(subject.cert.serialNumber);
+      if (crl.revoked.has(serial)) throw new EvidenceError('revoked', `${subject.subjectCn ?? '(unnamed)'} (serial ${serial}) is revoked by ${what}`);
+      consulted.push({ issuerCn: issuer.subjectCn, thisUpdate: crl.thisUpdate, ...(crl.nextUpdate === undefined ? {} : { nextUpdate: crl.nextUpdate }) });
+    }
+  }
+  return consulted;
+}
+
+function judge(leaf: AmdCertificate, kind: 'vcek' | 'vlek', anchors: readonly AmdCertificate[], intermediates: readonly AmdCertificate[], crlList: readonly Crl[]): Endorsement {
   let chain: VerifiedChain;
+  let crls: ConsultedCrl[];
   try {
     chain = buildChain(leaf, kind, anchors, intermediates);
+    crls = consultCrls(chain, crlList);
   } catch (err) {
     if (err instanceof EvidenceError) return { refusal: err };
     throw err;
@@ -91,6 +123,7 @@ function judge(leaf: AmdCertificate, kind: 'vcek' | 'vlek', anchors: readonly Am
     key,
     issuerCn: chain.intermediate.subjectCn,
     rootCn: chain.root.subjectCn,
+    crls,
   };
 }
 
@@ -105,6 +138,7 @@ function judgeAll(kind: 'vcek' | 'vlek', trustAnchors: readonly Uint8Array[] | u
     throw new EvidenceError('missing-collateral', `SEV-SNP report is signed by a ${kind.toUpperCase()}, which the collateral does not carry${other}${bad}`);
   }
   const intermediates = collateral.certs.filter((c) => !c.isP384);
+  const crls = collateral.others.flatMap((item) => readCrl(item, 'a collateral item') ?? []);
 
   let anchors: AmdCertificate[];
   if (trustAnchors === undefined) {
@@ -113,7 +147,7 @@ function judgeAll(kind: 'vcek' | 'vlek', trustAnchors: readonly Uint8Array[] | u
     anchors = loadAll(trustAnchors).certs;
     if (anchors.length === 0) throw new EvidenceError('chain', 'none of the given trust anchors is a certificate');
   }
-  return candidates.map((leaf) => judge(leaf, kind, anchors, intermediates));
+  return candidates.map((leaf) => judge(leaf, kind, anchors, intermediates, crls));
 }
 
 /**

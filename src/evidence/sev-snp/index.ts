@@ -1,6 +1,7 @@
 import { CovenantError } from '../../core/errors.js';
 import type { Digest } from '../../core/model.js';
 import { EvidenceError } from '../plugin.js';
+import { checkCrlCurrent } from '../x509/crl.js';
 import type { Claims, EvidencePlugin, VerifyContext } from '../plugin.js';
 import { checkValidity } from './certificates.js';
 import { endorsementsFor } from './chain-cache.js';
@@ -80,6 +81,7 @@ function claimsOf(report: SnpReport, kind: 'vcek' | 'vlek', endorsement: Chained
     ...(ext.cspId === undefined ? {} : { cspId: ext.cspId }),
     endorsementIssuer: endorsement.issuerCn ?? null,
     root: endorsement.rootCn ?? null,
+    crlsChecked: endorsement.crls.map((crl) => crl.issuerCn ?? null),
   };
 
   return {
@@ -103,7 +105,7 @@ function replay(err: EvidenceError): EvidenceError {
 }
 
 /** Ranks failures by how far a candidate certificate got, to report the most telling one. */
-const STAGE: Record<string, number> = { chain: 0, expired: 1, 'endorsement-mismatch': 2, signature: 3 };
+const STAGE: Record<string, number> = { chain: 0, expired: 1, 'endorsement-mismatch': 2, signature: 3, revoked: 4 };
 
 async function verifySevSnp(evidence: Uint8Array, context: VerifyContext): Promise<Claims> {
   if (!(context.now instanceof Date) || Number.isNaN(context.now.getTime())) {
@@ -123,6 +125,7 @@ async function verifySevSnp(evidence: Uint8Array, context: VerifyContext): Promi
     try {
       if ('refusal' in endorsement) throw replay(endorsement.refusal);
       checkValidity(endorsement.validity, context.now);
+      for (const crl of endorsement.crls) checkCrlCurrent(crl, context.now, `the CRL of ${crl.issuerCn ?? '(unnamed)'}`);
       // The endorsement is compared before the signature on purpose: a VCEK for another TCB
       // or chip has another key, so the signature would fail too, but 'endorsement-mismatch'
       // names the actual fault (wrong VCEK, or a tampered REPORTED_TCB). Both must pass.
@@ -142,9 +145,10 @@ async function verifySevSnp(evidence: Uint8Array, context: VerifyContext): Promi
  * AMD SEV-SNP attestation reports.
  *
  * - evidence: the raw 1184-byte ATTESTATION_REPORT.
- * - collateral: the VCEK or VLEK (DER or PEM), optionally with its ASK/ASVK; recognised by
- *   content (P-384 key ⇒ endorsement key). Which one is needed follows the report's
- *   SIGNING_KEY field.
+ * - collateral: the VCEK or VLEK (DER or PEM), optionally with its ASK/ASVK and AMD's CRLs;
+ *   recognised by content (P-384 key ⇒ endorsement key). Which key is needed follows the
+ *   report's SIGNING_KEY field. A CRL from the chain's ARK or ASK/ASVK must verify with
+ *   its issuer's key, be current, and not list the certificate below.
  * - trustAnchors: DER or PEM certificates (PEM may bundle several); the self-signed ones
  *   are the roots (ARKs), the others usable ASK/ASVKs. Absent: AMD's Milan, Genoa and
  *   Turin ARK/ASK/ASVK shipped in `roots.ts`.

@@ -106,18 +106,30 @@ export function verifyWithAlgorithm(algorithm: pkijs.AlgorithmIdentifier, key: K
   }
 }
 
-/**
- * Checks that `issuer` issued `crl` (name and signature) and that the CRL is current at
- * `now`. A CRL past its nextUpdate says nothing about today, so it is refused rather
- * than trusted as a clean bill.
- */
-export function checkCrl(crl: Crl, issuer: Certificate, now: Date, what: string): void {
+/** What a CRL's signature is checked against: its issuer's name and key. */
+export interface CrlIssuer {
+  /** DER of the issuer's subject name. */
+  readonly subjectName: Uint8Array;
+  readonly publicKey: KeyObject;
+  /** Names the issuer in messages. */
+  readonly subject: string;
+}
+
+/** Throws 'chain' unless `issuer` issued `crl`: its name, and a signature its key verifies. */
+export function checkCrlIssuer(crl: Crl, issuer: CrlIssuer, what: string): void {
   if (!Buffer.from(crl.issuerName).equals(Buffer.from(issuer.subjectName))) {
     throw new EvidenceError('chain', `${what} was not issued by ${issuer.subject}`);
   }
-  if (!verifyWithAlgorithm(crl.signatureAlgorithm, issuer.x509.publicKey, crl.tbs, crl.signature)) {
+  if (!verifyWithAlgorithm(crl.signatureAlgorithm, issuer.publicKey, crl.tbs, crl.signature)) {
     throw new EvidenceError('chain', `${what}'s signature does not verify with ${issuer.subject}'s key`);
   }
+}
+
+/**
+ * Throws 'expired' unless the CRL is current at `now`. A CRL past its nextUpdate says
+ * nothing about today, so it is refused rather than trusted as a clean bill.
+ */
+export function checkCrlCurrent(crl: Pick<Crl, 'thisUpdate' | 'nextUpdate'>, now: Date, what: string): void {
   const t = now.getTime();
   if (t < crl.thisUpdate.getTime() || (crl.nextUpdate !== undefined && t > crl.nextUpdate.getTime())) {
     throw new EvidenceError(
@@ -125,4 +137,10 @@ export function checkCrl(crl: Crl, issuer: Certificate, now: Date, what: string)
       `${what} is valid ${crl.thisUpdate.toISOString()} to ${crl.nextUpdate?.toISOString() ?? '(open)'}, not at ${now.toISOString()}`,
     );
   }
+}
+
+/** Checks that `issuer` issued `crl` (name and signature) and that the CRL is current at `now`. */
+export function checkCrl(crl: Crl, issuer: Certificate, now: Date, what: string): void {
+  checkCrlIssuer(crl, { subjectName: issuer.subjectName, publicKey: issuer.x509.publicKey, subject: issuer.subject }, what);
+  checkCrlCurrent(crl, now, what);
 }
