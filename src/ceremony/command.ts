@@ -185,7 +185,9 @@ export function governed<A, T>(signer: string, definition: CommandDefinition<A, 
     }
     return {
       entries,
-      attachments: detached.attachments,
+      // Kept while the proposal may still execute: a rejected or lapsed proposal's sealed
+      // value is then pruned. Executing stores it again, for as long as the command says.
+      attachments: detached.attachments.map((attachment) => ({ ...attachment, expiresAt: new Date(document.expiresAt) })),
       rejection: new ProposalPending({ id, status: 'open', action: definition.action, command: definition.name, target, proposer: signer, expiresAt: document.expiresAt, approvals: own.counted, needed: rule.threshold }),
     };
   };

@@ -233,7 +233,10 @@ export class Committer {
   }
 }
 
-/** Same digest, same bytes: a second copy (a retried request) is no news. */
+/**
+ * Same digest, same bytes: a second copy (a retried request) is no news, except that it
+ * is kept for the longer of the two lives (ISO times compare as text).
+ */
 async function insertAttachments(tx: Tx, tenant: string, attachments: readonly Attachment[]): Promise<void> {
   // Chunked below SQLite's 32,766 bound variables per statement.
   for (let at = 0; at < attachments.length; at += 1000) {
@@ -249,7 +252,11 @@ async function insertAttachments(tx: Tx, tenant: string, attachments: readonly A
           expires_at: a.expiresAt.toISOString(),
         })),
       )
-      .onConflict((oc) => oc.columns(['tenant', 'digest']).doNothing())
+      .onConflict((oc) =>
+        oc.columns(['tenant', 'digest']).doUpdateSet({
+          expires_at: (eb) => eb.case().when('excluded.expires_at', '>', eb.ref('attachments.expires_at')).then(eb.ref('excluded.expires_at')).else(eb.ref('attachments.expires_at')).end(),
+        }),
+      )
       .execute();
   }
 }

@@ -4,6 +4,7 @@ import type { SecretRulesSet, SecretWritten } from '../../src/keys/events.js';
 import { REDACTED_PATHS } from '../../src/server/app.js';
 import { describeEachBackend, useFreshInstance } from '../store/backends.js';
 import { signDecision } from '../../src/ceremony/decision-signature.js';
+import { pruneAttestationState } from '../../src/app/retention.js';
 import { newMember, type TestMember } from '../support/control-plane.js';
 import { expectProblem } from '../server/support.js';
 import { appended, createBrokerServer, instanceOf, ledger, putSecret, setRule, setUpWorkload, useBrokerServer, WORKLOAD } from './support.js';
@@ -107,6 +108,44 @@ describeEachBackend('the secrets API', (backend) => {
     expect(meta.json()).toMatchObject({ latestVersion: 1, createdBy: 'member:admin' });
     await setRule(server, 'default/key/db', { name: 'all', workloads: [WORKLOAD] });
     expect(Buffer.from(await instanceOf(server, '1.0.0').getResource('default/key/db')).toString()).toBe('two-person value');
+  });
+
+  it("keeps a proposal's sealed value only while the proposal may execute, and an executed one for good", async () => {
+    const server = fixture();
+    const store = server.instance.store;
+    const approvers = [newMember('bob'), newMember('carol')];
+    for (const member of approvers) {
+      expect((await server.signed('POST', '/v1/members', { name: member.name, publicKey: member.publicKey, roles: ['admin'] })).statusCode).toBe(201);
+    }
+    expect((await server.signed('POST', '/v1/constitution/secret-write', { threshold: 2, role: 'admin' })).statusCode).toBe(200);
+    const propose = async (resource: string, value: string) => {
+      const { entries } = await appended(server.app, () => server.signed('POST', `/v1/secrets/${resource}`, { value: b64(value) }));
+      const { id, document } = entries[0]!.payload as { id: string; document: { expiresAt: string; args: { sealedDigest: string } } };
+      return { id, expiresAt: document.expiresAt, digest: document.args.sealedDigest };
+    };
+    const keptUntil = async (digest: string) => (await store.db.selectFrom('attachments').select('expires_at').where('digest', '=', digest).executeTakeFirst())?.expires_at;
+    const approve = async (id: string) => {
+      const message = new Uint8Array((await server.app.inject({ method: 'GET', url: `/v1/proposals/${id}/message?decision=approve` })).rawPayload);
+      const results = [];
+      for (const member of approvers) {
+        const signature = Buffer.from(signDecision({ alg: member.alg, key: member.privateKey }, message)).toString('base64');
+        results.push((await server.app.inject({ method: 'POST', url: `/v1/proposals/${id}/votes`, payload: { member: member.name, decision: 'approve', signature } })).json());
+      }
+      return results.at(-1);
+    };
+
+    const executed = await propose('default/key/kept', 'approved value');
+    const lapsed = await propose('default/key/dropped', 'never approved');
+    expect(await keptUntil(executed.digest)).toBe(executed.expiresAt);
+    expect(await keptUntil(lapsed.digest)).toBe(lapsed.expiresAt);
+    expect(await approve(executed.id)).toMatchObject({ status: 'executed' });
+    expect(await keptUntil(executed.digest)).toBe('9999-12-31T23:59:59.999Z');
+
+    await pruneAttestationState(store, new Date(Date.parse(lapsed.expiresAt) - 1000));
+    expect(await keptUntil(lapsed.digest)).toBe(lapsed.expiresAt);
+    await pruneAttestationState(store, new Date(Date.parse(lapsed.expiresAt) + 1000));
+    expect(await keptUntil(lapsed.digest)).toBeUndefined();
+    expect(await keptUntil(executed.digest)).toBe('9999-12-31T23:59:59.999Z');
   });
 
   it('are described in the OpenAPI document, with the KBS routes', async () => {
