@@ -26,16 +26,33 @@ export const kbsEvidenceType = (tee: TeeClass): string => `application/vnd.coven
 /** How a TEE class's `primary_evidence` object becomes its plugin's evidence bytes. */
 export type PrimaryEvidence = (primary: Readonly<Record<string, unknown>>) => Uint8Array;
 
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /**
- * The TEE classes whose KBS evidence the broker can verify now: `sim` evidence is a
- * JSON document (evidence-sim.md), carried as the `primary_evidence` object itself.
- * Classes whose report data is not 64 bytes (tpm) cannot carry the KBS binding at all.
+ * Trustee's SGX and TDX attesters send `{"quote": "<standard base64>"}`, TDX with an
+ * optional `cc_eventlog`. The event log is not read: the RTMRs are claims from the quote.
+ */
+const base64Quote =
+  (tee: TeeClass): PrimaryEvidence =>
+  (primary) => {
+    const quote = primary.quote;
+    if (typeof quote !== 'string' || quote.length === 0 || !STANDARD_BASE64.test(quote)) {
+      throw new EvidenceError('malformed', `${tee} primary_evidence.quote must be the quote in standard base64`);
+    }
+    return new Uint8Array(Buffer.from(quote, 'base64'));
+  };
+
+/**
+ * The TEE classes whose KBS evidence the broker can verify, keyed by Trustee's `tee`
+ * names: `sim` evidence is a JSON document (evidence-sim.md), carried as the
+ * `primary_evidence` object itself; `sgx` and `tdx` carry a DCAP quote. Classes whose
+ * report data is not 64 bytes (tpm) cannot carry the KBS binding at all.
  */
 export const KBS_PRIMARY_EVIDENCE: Readonly<Partial<Record<TeeClass, PrimaryEvidence>>> = {
   sim: (primary) => new TextEncoder().encode(JSON.stringify(primary)),
+  sgx: base64Quote('sgx'),
+  tdx: base64Quote('tdx'),
 };
-
-const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** The challenge nonce as bytes: one spelling of standard base64, as the broker issues it. */
 export function challengeNonceBytes(nonce: string): Uint8Array | undefined {

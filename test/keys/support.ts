@@ -18,6 +18,7 @@ import { buildServer } from '../../src/server/app.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
 import type { Store } from '../../src/store/store.js';
+import { VerificationMaterial } from '../../src/app/verification-material.js';
 import { newSessionKey } from '../../src/verifier/session.js';
 import { useFreshInstance, type BackendFactory, type BackendInstance } from '../store/backends.js';
 import { createTestPlane, manualClock, type TestMember, type TestPlane } from '../support/control-plane.js';
@@ -42,6 +43,8 @@ export interface BrokerServerOptions {
   readonly tokenLifetimeSeconds?: number;
   /** Inject a logger (a pino destination) to inspect log lines. */
   readonly logger?: Parameters<typeof buildServer>[0]['logger'];
+  /** Verifiers beside the simulated TEE's. */
+  readonly verifiers?: readonly EvidenceVerifier[];
 }
 
 export async function createBrokerServer(store: Store, clock = manualClock(), options: BrokerServerOptions = {}): Promise<BrokerServer> {
@@ -49,10 +52,12 @@ export async function createBrokerServer(store: Store, clock = manualClock(), op
   const pki = simPki(clock());
   const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const sessionKey = newSessionKey();
-  const verifiers: EvidenceVerifier[] = [{ plugin: simPlugin, trustAnchors: [pki.root.certificate] }];
+  const verifiers: EvidenceVerifier[] = [{ plugin: simPlugin, trustAnchors: [pki.root.certificate] }, ...(options.verifiers ?? [])];
+  const material = new VerificationMaterial(plane.cp.store, plane.tenant, clock);
   const common = {
     cp: plane.cp,
     tenant: plane.tenant,
+    material,
     tokenKey,
     build: 'test',
     tokenJitter: 0,
@@ -75,6 +80,7 @@ export async function createBrokerServer(store: Store, clock = manualClock(), op
     tokenKeys: [{ key: tokenKey }],
     attestation: new AttestationService({ ...common, sessionKey, verifiers }),
     keyBroker: broker,
+    material,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
   });
