@@ -7,7 +7,7 @@ import type { PolicyVersion } from '../core/model.js';
 import type { Decision, Unit } from '../ledger/committer.js';
 import { decidePolicy, policyVersionEntry } from './commands.js';
 import { BREAK_GLASS_OPENED, BREAK_GLASS_RATIFIED, type BreakGlassOpened, type BreakGlassRatified } from './events.js';
-import { currentPolicy, requireWorkload } from './queries.js';
+import { currentPolicy, releasesByVersion, requireWorkload } from './queries.js';
 import { workloadName } from './schemas.js';
 
 /**
@@ -18,7 +18,8 @@ import { workloadName } from './schemas.js';
  * whose box it renews) is refused.
  * The time box is a deadline on the accepted release, so instances on it attest
  * `warning` meanwhile and the rollout driver drops it when the box closes, unless the
- * normal quorum for policy changes ratifies it (`policy.ratify-break-glass`). Every
+ * normal quorum for policy changes ratifies it (`policy.ratify-break-glass`); a revoked
+ * release cannot be ratified, since revocation is final. Every
  * break-glass is its own ledger entry, flagged in audit reports.
  */
 export const DEFAULT_BREAK_GLASS_SECONDS = 3600;
@@ -68,7 +69,14 @@ export const RATIFY_BREAK_GLASS = defineCommand({
     const open = new Set((current?.document.accepted ?? []).filter((entry) => entry.why?.startsWith(MARK) === true && entry.until !== undefined && Date.parse(entry.until) > ctx.now.getTime()).map((e) => e.version));
     const missing = chosen.find((v) => !open.has(v));
     if (missing !== undefined) throw new CovenantError('invalid-policy', `release ${missing} is not accepted under an open break-glass: nothing to ratify`);
-    const version = await decidePolicy(tx, ctx, actor, workload, current, { clearDeadlines: chosen, reason: `break-glass ratified for ${chosen.join(', ')}: ${reason.trim()}` });
+    // Revocation is final (the projection never lifts it): the emergency may use a revoked
+    // release for its time box, but keeping it takes a fixed release.
+    const releases = await releasesByVersion(tx, ctx.tenant, workload);
+    const revoked = chosen.find((v) => releases.get(v)?.status === 'revoked');
+    if (revoked !== undefined) {
+      throw new CovenantError('invalid-policy', `release ${revoked} is revoked, and revocation is final: its break-glass lasts only its time box; register and roll out a fixed release`);
+    }
+    const version = await decidePolicy(tx, ctx, actor, workload, current, { clearDeadlines: chosen, reason: `break-glass ratified for ${chosen.join(', ')}: ${reason.trim()}` }, releases);
     const ratified: BreakGlassRatified = { versions: [...chosen].sort(), reason: reason.trim(), policy: version.id };
     return {
       entries: [{ type: BREAK_GLASS_RATIFIED, actor, workload, payload: ratified }, policyVersionEntry(actor, workload, version, chosen.map((v) => ({ version: v, status: 'accepted' as const })))],

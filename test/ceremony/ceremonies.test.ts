@@ -248,4 +248,18 @@ describeEachBackend('ceremonies', (backend) => {
     expect(markdown.body).toMatch(/^### ⚠ BREAK-GLASS: policy\.break-glass on payments\/ingest/m);
     expect(markdown.body).toMatch(/^- rule: 1 of admin, proposer counts$/m);
   });
+
+  it('break-glass may use a revoked release for its time box, but cannot ratify it: revocation is final', async () => {
+    const { server } = fx();
+    await seedWorkload(server);
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.0.0', '2.0.0'], reason: 'both' })).statusCode).toBe(201);
+    expect((await server.signed('POST', `${WORKLOAD_PATH}/releases/1.0.0/revoke`, { reason: 'CVE-2026-0001' })).statusCode).toBe(200);
+    expectProblem(await server.signed('POST', `${WORKLOAD_PATH}/policy`, { accept: ['1.0.0'], reason: 'back' }), 422, 'readmission-refused');
+    const opened = await server.signed('POST', `${WORKLOAD_PATH}/break-glass`, { accept: ['1.0.0'], reason: 'incident 44: 2.0.0 down' });
+    expect(opened.statusCode, opened.body).toBe(201);
+    const refused = expectProblem(await server.signed('POST', `${WORKLOAD_PATH}/break-glass/ratify`, { versions: ['1.0.0'], reason: 'keep it' }), 422, 'invalid-policy');
+    expect(refused.detail).toBe('release 1.0.0 is revoked, and revocation is final: its break-glass lasts only its time box; register and roll out a fixed release');
+    const policy = (await get(server.app, `${WORKLOAD_PATH}/policy`)).json() as { accepted: { version: string; until?: string }[] };
+    expect(policy.accepted.find((a) => a.version === '1.0.0')?.until).toEqual(expect.any(String));
+  });
 });
