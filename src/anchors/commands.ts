@@ -1,4 +1,4 @@
-import { sha256Digest } from '../core/canonical.js';
+import { SHA256_DIGEST, sha256Digest } from '../core/canonical.js';
 import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
@@ -10,14 +10,13 @@ import { TRUST_ANCHOR_ADDED, TRUST_ANCHOR_REMOVED, type TrustAnchorAdded, type T
 import { findTrustAnchor } from './queries.js';
 
 /** A root or a short chain; vendors' roots are a few KiB. */
-export const MAX_ANCHOR_BYTES = 64 * 1024;
+const MAX_ANCHOR_BYTES = 64 * 1024;
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const AddArgs = z.strictObject({ class: z.enum(ANCHOR_CLASSES), certificate: z.base64().min(1).max(Math.ceil(MAX_ANCHOR_BYTES / 3) * 4) });
-const RemoveArgs = z.strictObject({ class: z.enum(ANCHOR_CLASSES), digest: z.string().regex(DIGEST) });
-export type AnchorAddArgs = z.infer<typeof AddArgs>;
-export type AnchorRemoveArgs = z.infer<typeof RemoveArgs>;
-
+/** The request bodies, checked at the HTTP edge and again when a proposal executes. */
+export const AddAnchor = z.strictObject({ class: z.enum(ANCHOR_CLASSES), certificate: z.base64().min(1).max(Math.ceil(MAX_ANCHOR_BYTES / 3) * 4) });
+export const RemoveAnchor = z.strictObject({ class: z.enum(ANCHOR_CLASSES), digest: z.string().regex(SHA256_DIGEST) });
+export type AnchorAddArgs = z.infer<typeof AddAnchor>;
+export type AnchorRemoveArgs = z.infer<typeof RemoveAnchor>;
 
 /**
  * Trusts the certificates of one file as roots for one evidence class, beside the
@@ -28,7 +27,7 @@ export type AnchorRemoveArgs = z.infer<typeof RemoveArgs>;
 export const ANCHOR_ADD = defineCommand({
   name: 'anchor.add',
   action: 'trust-anchors',
-  parse: (args) => parseArgs(AddArgs, args),
+  parse: (args) => parseArgs(AddAnchor, args),
   target: (args) => `anchor/${args.class}/${sha256Digest(Buffer.from(args.certificate, 'base64'))}`,
   async run(tx, ctx, actor, args): Promise<Decision<TrustAnchorAdded>> {
     const bytes = new Uint8Array(Buffer.from(args.certificate, 'base64'));
@@ -52,7 +51,7 @@ export const ANCHOR_ADD = defineCommand({
 export const ANCHOR_REMOVE = defineCommand({
   name: 'anchor.remove',
   action: 'trust-anchors',
-  parse: (args) => parseArgs(RemoveArgs, args),
+  parse: (args) => parseArgs(RemoveAnchor, args),
   target: (args) => `anchor/${args.class}/${args.digest}`,
   async run(tx, ctx, actor, args): Promise<Decision<TrustAnchorRemoved>> {
     if ((await findTrustAnchor(tx, ctx.tenant, args.class, args.digest)) === undefined) throw new CovenantError('not-found', `no ${args.class} trust anchor ${args.digest}`);

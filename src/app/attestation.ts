@@ -86,7 +86,6 @@ export interface DryRun {
 
 const MEMO_CAPACITY = 10_000;
 
-
 /**
  * Challenge-response attestation: a session's nonce, the evidence that binds it and
  * the instance key, verification (outside the write lock: it is the expensive part),

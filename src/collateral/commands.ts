@@ -1,4 +1,4 @@
-import { sha256Digest } from '../core/canonical.js';
+import { SHA256_DIGEST, sha256Digest } from '../core/canonical.js';
 import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
@@ -17,10 +17,9 @@ export const COLLATERAL_MEDIA_TYPE = 'application/octet-stream';
 const ImportArgs = z.union([
   z.strictObject({ collateral: z.base64().max(Math.ceil(MAX_COLLATERAL_BYTES / 3) * 4) }),
   // A proposal's form: the bytes wait beside the ledger, by digest.
-  z.strictObject({ collateralDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }),
+  z.strictObject({ collateralDigest: z.string().regex(SHA256_DIGEST) }),
 ]);
 export type CollateralImportArgs = z.infer<typeof ImportArgs>;
-
 
 function described(body: Uint8Array): CollateralDescription {
   if (body.length === 0) throw new CovenantError('validation-failed', 'collateral: empty', { issues: [{ field: 'collateral', message: 'empty' }] });

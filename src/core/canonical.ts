@@ -21,6 +21,9 @@ export function sha256Digest(data: Uint8Array): string {
   return `sha256:${sha256Hex(data)}`;
 }
 
+/** What `sha256Digest` writes: to check a digest a client names. */
+export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
 /** Content address of a JSON document: hex SHA-256 of its canonical form. */
 export function contentDigest(value: unknown): string {
   return sha256Hex(canonicalJson(value));

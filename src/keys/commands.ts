@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalJson, sha256Digest } from '../core/canonical.js';
+import { canonicalJson, SHA256_DIGEST, sha256Digest } from '../core/canonical.js';
 import { parseDuration } from '../core/duration.js';
 import { CovenantError } from '../core/errors.js';
 import { validateWorkloadName } from '../core/names.js';
@@ -38,11 +38,10 @@ const KEPT_FOREVER = new Date('9999-12-31T23:59:59.999Z');
 const MAX_SEALED_BASE64 = Math.ceil((MAX_SECRET_BYTES * 1.4 + 1024) / 3) * 4;
 
 const Resource = z.string().max(200);
-const SEALED_DIGEST = /^sha256:[0-9a-f]{64}$/;
 const WriteArgs = z.union([
   z.strictObject({ resource: Resource, sealed: z.base64().max(MAX_SEALED_BASE64) }),
   // A proposal's form: the sealed value waits beside the ledger, by digest.
-  z.strictObject({ resource: Resource, sealedDigest: z.string().regex(SEALED_DIGEST) }),
+  z.strictObject({ resource: Resource, sealedDigest: z.string().regex(SHA256_DIGEST) }),
 ]);
 export type SecretWriteArgs = z.infer<typeof WriteArgs>;
 

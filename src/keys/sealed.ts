@@ -40,7 +40,6 @@ const sealedSchema = z.strictObject({ v: z.literal(1), kek: z.string().min(1).ma
 
 const aadOf = (context: SealingContext): Uint8Array => new TextEncoder().encode(canonicalJson({ resource: context.resource, tenant: context.tenant }));
 
-
 export async function sealValue(kms: KeyEncryptionService, context: SealingContext, plaintext: Uint8Array): Promise<SealedValue> {
   if (plaintext.length === 0 || plaintext.length > MAX_SECRET_BYTES) {
     throw new CovenantError('validation-failed', `value: must be 1 to ${MAX_SECRET_BYTES} bytes, got ${plaintext.length}`, {

@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { ANCHOR_CLASSES } from '../../anchors/classes.js';
-import { addTrustAnchor, MAX_ANCHOR_BYTES, removeTrustAnchor } from '../../anchors/commands.js';
+import { AddAnchor, addTrustAnchor, RemoveAnchor, removeTrustAnchor } from '../../anchors/commands.js';
 import { listTrustAnchors } from '../../anchors/queries.js';
 import type { VerificationMaterial } from '../../app/verification-material.js';
 import { signerOf, typed, type RouteContext } from '../context.js';
@@ -22,7 +20,7 @@ export function anchorRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteC
       schema: {
         tags,
         summary: "Trust a root (PEM or DER, base64) for one evidence class, beside the class's shipped or configured roots",
-        body: z.strictObject({ class: z.enum(ANCHOR_CLASSES), certificate: z.base64().min(1).max(Math.ceil(MAX_ANCHOR_BYTES / 3) * 4) }),
+        body: AddAnchor,
       },
     },
     async (request, reply) => {
@@ -34,9 +32,9 @@ export function anchorRoutes(app: FastifyInstance, { cp, tenant, cache }: RouteC
 
   api.delete(
     '/v1/anchors/:class/:digest',
-    { schema: { tags, summary: 'Stop trusting an anchor members added', params: z.strictObject({ class: z.enum(ANCHOR_CLASSES), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }) } },
+    { schema: { tags, summary: 'Stop trusting an anchor members added', params: RemoveAnchor } },
     async (request) => {
-      const removed = await cp.execute(tenant, removeTrustAnchor(signerOf(request), { class: request.params.class, digest: request.params.digest }));
+      const removed = await cp.execute(tenant, removeTrustAnchor(signerOf(request), request.params));
       cache?.invalidate();
       return removed;
     },
