@@ -1,4 +1,9 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+/** Where a stalled worker writes its diagnostic report when the stall reporter asks (SIGUSR2). */
+const REPORT_DIRECTORY = join(tmpdir(), `covenant-test-reports-${process.pid}`);
 
 export default defineConfig({
   test: {
@@ -9,6 +14,7 @@ export default defineConfig({
     // Two test files at a time even on two CPUs: much of the suite waits on PostgreSQL and
     // on the real server and CLI processes of test/e2e (the default here would be one).
     maxWorkers: 2,
-    reporters: ['default', './test/support/summary-reporter.ts', './test/support/stall-reporter.ts'],
+    execArgv: ['--report-on-signal', `--report-directory=${REPORT_DIRECTORY}`],
+    reporters: ['default', './test/support/summary-reporter.ts', ['./test/support/stall-reporter.ts', { reportDirectory: REPORT_DIRECTORY }]],
   },
 });

@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
 /**
@@ -33,15 +36,24 @@ export default class StallReporter implements Reporter {
   private readonly running = new Map<string, { since: number; test?: string }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly limitMs: number;
+  private readonly reportDirectory: string | undefined;
+  private stopping = false;
 
-  /** `limitMs` as a reporter option (`['…/stall-reporter.ts', { limitMs }]`) is for trying it out. */
-  constructor(options: { readonly limitMs?: number } = {}) {
+  /**
+   * `limitMs` as a reporter option (`['…/stall-reporter.ts', { limitMs }]`) is for trying it out.
+   * `reportDirectory` is where the workers write Node diagnostic reports on SIGUSR2 (they run
+   * with `--report-on-signal`): a stalled worker's JavaScript stack and libuv handles say what it
+   * waits for, which its process state alone cannot.
+   */
+  constructor(options: { readonly limitMs?: number; readonly reportDirectory?: string } = {}) {
     this.limitMs = options.limitMs ?? STALL_LIMIT_MS;
+    this.reportDirectory = options.reportDirectory;
+    if (this.reportDirectory !== undefined) mkdirSync(this.reportDirectory, { recursive: true });
   }
 
   onTestRunStart(): void {
     this.lastEventAt = Date.now();
-    this.timer = setInterval(() => this.check(), Math.min(CHECK_EVERY_MS, this.limitMs));
+    this.timer = setInterval(() => void this.check(), Math.min(CHECK_EVERY_MS, this.limitMs));
     this.timer.unref();
   }
 
@@ -66,16 +78,21 @@ export default class StallReporter implements Reporter {
 
   onTestRunEnd(): void {
     clearInterval(this.timer);
+    // Reports exist only for a stalled run, which never gets here: the directory is empty.
+    if (this.reportDirectory !== undefined) rmSync(this.reportDirectory, { recursive: true, force: true });
   }
 
-  private check(): void {
+  private async check(): Promise<void> {
+    if (this.stopping) return;
     const stalls = findStalls({ lastEventAt: this.lastEventAt, running: this.running }, Date.now(), this.limitMs);
     if (stalls.length === 0) return;
+    this.stopping = true;
     const processes = descendants(process.pid);
     process.stderr.write(
       `\nThe test run has stalled; stopping it and its processes.\n${stalls.map((s) => `  ${s}\n`).join('')}` +
-        `Processes:\n${processes.map((p) => `${'  '.repeat(p.depth)}${p.pid} (${p.seconds} s) ${p.args.slice(0, 160)}\n`).join('')}`,
+        `Processes:\n${processes.map((p) => `${'  '.repeat(p.depth)}${p.pid} (${p.seconds} s, cpu ${p.cpuSeconds} s, ${p.state} in ${p.wchan}) ${p.args.slice(0, 160)}\n`).join('')}`,
     );
+    if (this.reportDirectory !== undefined) process.stderr.write(await workerReports(processes.filter((p) => p.depth === 1), this.reportDirectory));
     for (const { pid } of processes) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -87,9 +104,64 @@ export default class StallReporter implements Reporter {
   }
 }
 
+/**
+ * Asks each worker for a diagnostic report and summarises it: a worker idle in its event loop
+ * answers within a second with what it waits on; one blocked in a system call does not answer,
+ * which says as much.
+ */
+async function workerReports(workers: readonly ProcessEntry[], directory: string): Promise<string> {
+  const before = new Set(reportFiles(directory));
+  for (const { pid } of workers) {
+    try {
+      process.kill(pid, 'SIGUSR2');
+    } catch {
+      // Already gone.
+    }
+  }
+  await sleep(5000);
+  const lines: string[] = [];
+  for (const { pid } of workers) {
+    const file = reportFiles(directory).find((name) => !before.has(name) && name.includes(`.${pid}.`));
+    if (file === undefined) {
+      lines.push(`Worker ${pid}: no diagnostic report within 5 s (blocked outside its event loop)\n`);
+      continue;
+    }
+    lines.push(`Worker ${pid}: diagnostic report ${join(directory, file)}\n${summariseReport(readFileSync(join(directory, file), 'utf8'))}`);
+  }
+  return lines.join('');
+}
+
+function reportFiles(directory: string): string[] {
+  try {
+    return readdirSync(directory).filter((name) => name.endsWith('.json'));
+  } catch {
+    return [];
+  }
+}
+
+/** The parts of a Node diagnostic report that tell what a process waits for. */
+export function summariseReport(text: string): string {
+  const report = JSON.parse(text) as {
+    javascriptStack?: { message?: string; stack?: string[] };
+    libuv?: { type: string; is_active: boolean; is_referenced?: boolean; firesInMsFromNow?: number; fd?: number; remoteEndpoint?: unknown; localEndpoint?: unknown }[];
+  };
+  const stack = report.javascriptStack?.stack ?? [];
+  const handles = (report.libuv ?? []).filter((handle) => handle.is_active && handle.is_referenced !== false);
+  return (
+    `  JavaScript stack: ${stack.length === 0 ? '(none: idle in the event loop)' : `\n${stack.slice(0, 20).map((frame) => `    ${frame.trim()}\n`).join('')}`}\n` +
+    `  active handles:\n${handles
+      .map((h) => `    ${h.type}${h.fd === undefined ? '' : ` fd ${h.fd}`}${h.firesInMsFromNow === undefined ? '' : ` fires in ${h.firesInMsFromNow} ms`}${h.remoteEndpoint ? ` to ${JSON.stringify(h.remoteEndpoint)}` : ''}\n`)
+      .join('')}`
+  );
+}
+
 interface ProcessEntry {
   readonly pid: number;
   readonly seconds: number;
+  /** CPU seconds used, the scheduler state and the kernel function it sleeps in: tells a busy loop from a blocked write or an idle event loop. */
+  readonly cpuSeconds: number;
+  readonly state: string;
+  readonly wchan: string;
   readonly args: string;
   readonly depth: number;
 }
@@ -98,16 +170,17 @@ interface ProcessEntry {
 function descendants(root: number): ProcessEntry[] {
   let listing = '';
   try {
-    listing = execFileSync('ps', ['-eo', 'pid=,ppid=,etimes=,args='], { encoding: 'utf8', timeout: 5000 });
+    listing = execFileSync('ps', ['-eo', 'pid=,ppid=,etimes=,times=,stat=,wchan:32=,args='], { encoding: 'utf8', timeout: 5000 });
   } catch (error) {
     process.stderr.write(`  (ps failed: ${(error as Error).message})\n`);
   }
   const children = new Map<number, Omit<ProcessEntry, 'depth'>[]>();
   for (const row of listing.split('\n')) {
-    const match = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$/.exec(row);
-    if (!match || match[4]!.startsWith('ps -eo')) continue;
+    const match = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(.*)$/.exec(row);
+    if (!match || match[7]!.startsWith('ps -eo')) continue;
     const ppid = Number(match[2]);
-    children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(match[1]), seconds: Number(match[3]), args: match[4]! }]);
+    const entry = { pid: Number(match[1]), seconds: Number(match[3]), cpuSeconds: Number(match[4]), state: match[5]!, wchan: match[6]!, args: match[7]! };
+    children.set(ppid, [...(children.get(ppid) ?? []), entry]);
   }
   const found: ProcessEntry[] = [];
   const walk = (pid: number, depth: number): void => {
