@@ -5,7 +5,7 @@ import { LruCache } from '../core/lru.js';
 import { isAnchorClass } from '../anchors/classes.js';
 import { shippedAnchors } from '../anchors/shipped.js';
 import type { PolicyVersion, Release, TeeClass } from '../core/model.js';
-import { deadlinePassed, decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
+import { decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
 import { checkRule } from '../policy/cel.js';
 import { currentPolicy, policyById, releasesByVersion, requireWorkload } from '../policy/queries.js';
@@ -16,7 +16,8 @@ import { deviceSubmod, issueEar } from '../verifier/ear.js';
 import { parseEnvelope, type AttestationEnvelope, type DeviceEvidence } from '../verifier/envelope.js';
 import { PolicyRuleCache } from '../verifier/rules.js';
 import { SessionCodec, type AttestationSession } from '../verifier/session.js';
-import { VerdictReads } from '../verifier/verdict-reads.js';
+import { appraisalContextKey, VerdictReads } from '../verifier/verdict-reads.js';
+import { longestLifetimeSeconds } from '../verifier/token-lifetime.js';
 import { jwkFromSpki, thumbprintOf } from '../verifier/token-keys.js';
 import type { ControlPlane } from './control-plane.js';
 import { DEFAULT_RETENTION_SECONDS } from './retention.js';
@@ -97,7 +98,7 @@ export class AttestationService {
   readonly #verifiers: ReadonlyMap<string, EvidenceVerifier>;
   readonly #rules = new PolicyRuleCache();
   readonly #reads = new VerdictReads();
-  /** Appraisals by (evidence digest, policy id, release count, deadlines passed): a new policy version misses by construction. */
+  /** Appraisals by (evidence digest, `appraisalContextKey`): a new policy version or release status misses by construction. */
   readonly #appraisals = new LruCache<string, Appraisal>(MEMO_CAPACITY);
   /** Instance keys by SPKI: a fleet re-attests with the same keys, and decoding one is not free. */
   readonly #instanceKeys = new LruCache<string, { readonly jwk: JsonWebKey; readonly thumbprint: string }>(MEMO_CAPACITY);
@@ -168,7 +169,8 @@ export class AttestationService {
         outcome,
         appraise: (claims, policy, releases, at, subject) => this.#appraise(digest, claims, policy, releases, at, subject),
         reads: this.#reads,
-        retainUntil: new Date(now.getTime() + (this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS) * 1000),
+        // Kept at least as long as a token can live: its standing re-appraises these claims.
+        retainUntil: new Date(now.getTime() + Math.max(this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS, longestLifetimeSeconds(this.#options.tokenLifetimeSeconds, this.#options.tokenJitter)) * 1000),
       }),
     );
     const { appraisal } = result;
@@ -192,6 +194,7 @@ export class AttestationService {
         ...(appraisal.matchedRelease === undefined ? {} : { matchedRelease: appraisal.matchedRelease }),
         devices: result.devices.map((device, i) => submod(deviceSubmod(session.workload, deviceVerifiers[i]!.plugin.teeClass, i), deviceVerifiers[i]!.plugin.teeClass, device)),
         instanceKey,
+        evidence: digest,
         ...(this.#options.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.#options.tokenLifetimeSeconds }),
         ...(this.#options.tokenJitter === undefined ? {} : { jitter: { fraction: this.#options.tokenJitter } }),
       },
@@ -288,11 +291,9 @@ export class AttestationService {
   }
 
   #appraise(evidenceDigest: string, claims: Claims, policy: PolicyVersion, releases: ReadonlyMap<string, Release>, now: Date, subject: Subject): Appraisal {
-    // Deadlines make an appraisal depend on the time; which of them have passed is part of the key.
-    const passed = policy.document.accepted.reduce((n, entry) => n + (deadlinePassed(entry, now) ? 1 : 0), 0);
-    // Releases are never deleted, so their count names the set the reasons were written against;
-    // a TEE's devices come from the same posted document, so its digest covers them.
-    return this.#appraisals.getOrSet(`${evidenceDigest}${subject.key} ${policy.id} ${releases.size} ${passed}`, () =>
+    // The release set's content (statuses included: reasons quote them) and the deadlines passed
+    // at `now` are part of the key; a TEE's devices come from the same posted document, so its digest covers them.
+    return this.#appraisals.getOrSet(`${evidenceDigest}${subject.key} ${appraisalContextKey(policy, releases, now)}`, () =>
       appraise({ claims, policy, releases, workload: policy.document.workload, now, compiledRules: this.#rules.get(policy), ...('device' in subject ? { device: true } : { devices: subject.devices }) }),
     );
   }

@@ -8,7 +8,8 @@ import { policyById, releasesByVersion } from '../policy/queries.js';
 import { rolloutHistory } from '../rollout/queries.js';
 import type { Tx } from '../store/store.js';
 import type { EarClaims } from '../verifier/ear.js';
-import { tokenStanding } from '../verifier/token-check.js';
+import { TokenStandingCheck } from '../verifier/token-standing.js';
+import { normaliseSetKey, releaseSetKeySql } from '../verifier/verdict-reads.js';
 import { earActivation } from './activation.js';
 import { KBS_ATTESTATION_REFUSED, SECRET_REFUSED, SECRET_RELEASED, type AccessSubject, type KbsAttestationRefused, type SecretRefused, type SecretReleased } from './events.js';
 import { formatResource, slotOf, type ResourceName, type Slot } from './names.js';
@@ -47,7 +48,8 @@ export interface AccessInput {
 /** Counters come back as numbers (SQLite) or strings (PostgreSQL bigint). */
 interface BasisRow {
   readonly policy: string | null;
-  readonly releases: number | string;
+  /** `releaseSetKeySql`: every version with its status (a count would miss a retirement). */
+  readonly releases: string | null;
   readonly rollout: number | string | null;
   readonly rollout_status: string | null;
   readonly window_seconds: number | string | null;
@@ -76,6 +78,8 @@ export class AccessReads {
   readonly #rules = new LruCache<string, readonly CompiledReleaseRule[]>(1024);
   /** Digests of secret versions: a version, once written, never changes. */
   readonly #digests = new LruCache<string, string>(4096);
+  /** Whether a token stands: the decision `POST /v1/tokens/check` makes, with its memos. */
+  readonly standing = new TokenStandingCheck();
 
   async digest(tx: Tx, tenant: string, resource: string, version: number): Promise<string> {
     const key = `${resource}\n${version}`;
@@ -93,7 +97,7 @@ export class AccessReads {
     const secret = resource ?? '';
     const { rows } = await sql<BasisRow>`select
         (select id from policy_versions where tenant = ${tenant} and workload = ${workload} order by number desc limit 1) as policy,
-        (select count(*) from releases where tenant = ${tenant} and workload = ${workload}) as releases,
+        ${releaseSetKeySql(tenant, workload)} as releases,
         (select number from rollouts where tenant = ${tenant} and workload = ${workload} order by number desc limit 1) as rollout,
         (select status from rollouts where tenant = ${tenant} and workload = ${workload} order by number desc limit 1) as rollout_status,
         (select seconds from sealing_windows where tenant = ${tenant} and workload = ${workload}) as window_seconds,
@@ -101,7 +105,7 @@ export class AccessReads {
         (select rules_revision from secrets where tenant = ${tenant} and resource = ${secret}) as revision`.execute(tx);
     const row = rows[0]!;
     const policy = row.policy === null ? null : (this.#policies.get(row.policy) ?? (await this.#load(this.#policies, row.policy, () => policyById(tx, tenant, workload, row.policy!))));
-    const releaseKey = `${workload}\n${Number(row.releases)}`;
+    const releaseKey = `${workload}\n${normaliseSetKey(row.releases)}`;
     const releases = this.#releases.get(releaseKey) ?? (await this.#load(this.#releases, releaseKey, () => releasesByVersion(tx, tenant, workload)));
     const rolloutKey = `${workload}\n${row.rollout ?? 0}\n${row.rollout_status ?? ''}`;
     const rollouts = row.rollout === null ? [] : (this.#rollouts.get(rolloutKey) ?? (await this.#load(this.#rollouts, rolloutKey, () => rolloutHistory(tx, tenant, workload))));
@@ -138,7 +142,7 @@ function released(input: AccessInput, subject: AccessSubject, detail: Omit<Secre
 }
 
 /** Whether the token's time window holds at `now` (its signature was checked at the edge). */
-function timeRefusal(claims: EarClaims, now: Date): { reason: RefusalCode; message: string } | undefined {
+export function timeRefusal(claims: EarClaims, now: Date): { reason: RefusalCode; message: string } | undefined {
   const seconds = Math.floor(now.getTime() / 1000);
   if (claims.exp <= seconds) return { reason: 'token-expired', message: `the token expired at ${new Date(claims.exp * 1000).toISOString()}; attest again` };
   if (claims.iat > seconds) return { reason: 'token-not-yet-valid', message: `the token was issued in the future (${new Date(claims.iat * 1000).toISOString()})` };
@@ -156,7 +160,8 @@ export function releaseResource(input: AccessInput): Unit<Grant> {
 
     const late = timeRefusal(input.claims, ctx.now);
     if (late !== undefined) return refused(input, subject, { version: requested, rulesRevision: null, rule: null, ...late });
-    const standing = tokenStanding(input.claims, new Map([[input.workload, basis.policy]]), ctx.now);
+    // The token names one workload (the broker refuses others); any other reads as having no policy, which never stands.
+    const standing = await input.reads.standing.reasons(tx, ctx.tenant, input.claims, ctx.now, async (workload) => (workload === input.workload ? basis : { policy: null, releases: new Map() }));
     if (standing.length > 0 || named === undefined) {
       return refused(input, subject, { version: requested, rulesRevision: null, rule: null, reason: 'token-not-standing', message: `the token does not stand: ${standing.join('; ')}` });
     }

@@ -1,6 +1,7 @@
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, SignJWT, base64url } from 'jose';
 import { z } from 'zod';
+import { SHA256_DIGEST } from '../core/canonical.js';
 import { CovenantError, type FieldIssue } from '../core/errors.js';
 import { TEE_CLASSES, type TeeClass } from '../core/model.js';
 import { instancePublicJwk, signingPublicJwk, thumbprintOf } from './token-keys.js';
@@ -41,6 +42,11 @@ export interface EarInput {
   readonly devices?: readonly DeviceAppraisalInput[];
   /** The attested instance key, public only; becomes `cnf.jwk`. */
   readonly instanceKey: JsonWebKey;
+  /**
+   * `covenant.evidence`: the digest the verdict retained the evidence and its verified
+   * claims under, so the token's standing can re-appraise them against a later policy.
+   */
+  readonly evidence?: string;
   readonly lifetimeSeconds?: number;
   /**
    * After a policy change every instance re-attests when its token expires; spreading
@@ -89,6 +95,7 @@ const claimsSchema = z.object({
   'ear.verifier-id': z.strictObject({ developer: z.string().min(1), build: z.string().min(1) }),
   submods: z.record(z.string().min(1), appraisalSchema).refine((submods) => Object.keys(submods).length > 0, 'must name at least one workload'),
   cnf: z.object({ jwk: z.record(z.string(), z.unknown()).refine((jwk) => !('d' in jwk), 'must not carry a private key') }),
+  'covenant.evidence': z.string().regex(SHA256_DIGEST).optional(),
 });
 
 export type EarAppraisal = z.infer<typeof appraisalSchema>;
@@ -137,6 +144,7 @@ export async function issueEar(input: EarInput, signingKey: KeyObject, now: Date
     'ear.verifier-id': { developer: input.verifierId.developer, build: input.verifierId.build },
     submods,
     cnf: { jwk: instancePublicJwk(input.instanceKey) },
+    ...(input.evidence === undefined ? {} : { 'covenant.evidence': input.evidence }),
   };
   // Checked with the schema verifyEar applies, so nothing is signed that would be refused.
   const parsed = claimsSchema.safeParse(draft);

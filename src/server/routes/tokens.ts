@@ -2,20 +2,24 @@ import type { JsonWebKey } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CovenantError } from '../../core/errors.js';
-import type { PolicyVersion } from '../../core/model.js';
-import { currentPolicy } from '../../policy/queries.js';
 import { verifyEar } from '../../verifier/ear.js';
-import { tokenStanding, tokenWorkloads } from '../../verifier/token-check.js';
 import type { PublishedJwks } from '../../verifier/token-keys.js';
+import { TokenStandingCheck } from '../../verifier/token-standing.js';
+import { VerdictReads } from '../../verifier/verdict-reads.js';
 import { typed, type RouteContext } from '../context.js';
 
 /**
  * `POST /v1/tokens/check`: a cheap way for any relying party (the key broker among
  * them) to ask whether a result token still stands — signed by this tenant, not
- * expired, and naming releases the policy in force still accepts. No member signature:
- * the token is what is being asked about, and the answer reveals nothing it does not.
+ * expired, and its claims still passing the policy in force (`TokenStandingCheck`, the
+ * key broker's check too). No member signature: the token is what is being asked
+ * about, and the answer reveals nothing it does not. Only tokens this tenant signed get
+ * past the signature, and their re-appraisal is memoised: an anonymous caller's cost
+ * is bounded.
  */
 export function tokenRoutes(app: FastifyInstance, { cp, tenant, jwks }: RouteContext & { readonly jwks: () => PublishedJwks }): void {
+  const reads = new VerdictReads();
+  const standing = new TokenStandingCheck();
   typed(app).post(
     '/v1/tokens/check',
     {
@@ -31,9 +35,8 @@ export function tokenRoutes(app: FastifyInstance, { cp, tenant, jwks }: RouteCon
         if (error instanceof CovenantError && (error.type === 'bad-request' || error.type === 'unauthenticated')) return { valid: false, reasons: [error.message] };
         throw error;
       }
-      const policies = new Map<string, PolicyVersion | null>();
-      for (const workload of tokenWorkloads(claims)) policies.set(workload, await currentPolicy(cp.store.db, tenant, workload));
-      const reasons = tokenStanding(claims, policies, cp.clock());
+      const db = cp.store.db;
+      const reasons = await standing.reasons(db, tenant, claims, cp.clock(), (workload) => reads.basis(db, tenant, workload));
       return { valid: reasons.length === 0, reasons };
     },
   );
