@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { CovenantError } from '../core/errors.js';
+import { StoreUnavailable } from '../store/faults.js';
 import type { LedgerEntryRow, Store, Tx } from '../store/store.js';
 import { encodeEntry, type LedgerEntry, type NewEntry } from './entry.js';
 import { appendLeaves, frontierPlan, leafHash, rootFromFrontier, type NodeId } from './merkle.js';
@@ -133,8 +134,10 @@ export class Committer {
       await this.#settle(tenant, batch);
     } catch (error) {
       // One command's unexpected failure must not fail the commands that merely
-      // shared its transaction: retry each alone, so only the culprit fails.
-      if (batch.length === 1) batch[0]!.reject(error);
+      // shared its transaction: retry each alone, so only the culprit fails. A store
+      // fault is nobody's culprit: retrying one by one against a dead connection or a
+      // full disk would only hold the queue, so the whole batch gets the retryable 503.
+      if (batch.length === 1 || error instanceof StoreUnavailable) for (const pending of batch) pending.reject(error);
       else for (const pending of batch) await this.#settle(tenant, [pending]).catch((alone: unknown) => pending.reject(alone));
     }
     if (queue.waiting.length > 0) this.#schedule(tenant, queue);
@@ -173,8 +176,9 @@ export class Committer {
         try {
           decision = await pending.unit(tx, { tenant, now });
         } catch (error) {
-          // A typed refusal that wants no ledger entry; anything else aborts the batch.
-          if (error instanceof CovenantError) {
+          // A typed refusal that wants no ledger entry; anything else (a store fault
+          // included) aborts the batch.
+          if (error instanceof CovenantError && !(error instanceof StoreUnavailable)) {
             outcomes.push({ error, entries: [] });
             continue;
           }

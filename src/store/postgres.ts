@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { CovenantError, isCovenantError } from '../core/errors.js';
+import { StoreHealth, StoreUnavailable, type StoreCondition } from './faults.js';
+import { guardDialect } from './guarded-dialect.js';
 import type { Database as Schema } from './schema.js';
 import type { Store, Tx } from './store.js';
 
@@ -89,13 +91,21 @@ function isConnectionFailure(err: unknown): boolean {
   if (typeof code === 'string') {
     if (CONNECTION_ERROR_CODES.has(code)) return true;
     // SQLSTATE 08: connection exception; 57P01-03: shutdown / not accepting connections;
+    // 57P05 and 25P03: the server ended an idle session; 53300: too many connections;
     // 28: authentication failed; 3D000: no such database.
-    if (/^(08|57P0[1-3]|28|3D000)/.test(code)) return true;
+    if (/^(08|57P0[1235]|25P03|53300|28|3D000)/.test(code)) return true;
   }
   // pg raises these without a code.
   return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
     err.message,
   );
+}
+
+/** SQLSTATE 53100 disk_full: the server has no room to write. */
+function conditionOf(err: unknown): StoreCondition | undefined {
+  if (isConnectionFailure(err)) return 'connection-lost';
+  if ((err as { code?: unknown } | null)?.code === '53100') return 'disk-full';
+  return undefined;
 }
 
 function unavailable(url: string, err: unknown): CovenantError {
@@ -125,12 +135,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
     application_name: 'covenant',
   });
-  // An idle client whose server connection drops emits 'error' on the pool, and an
-  // unhandled 'error' event would kill the process. The pool has already discarded that
-  // client; the next query gets a fresh connection or fails with store-unavailable.
+  // A client whose server connection drops emits 'error', and an unhandled 'error' event
+  // kills the process. When idle, the pool discards it and re-emits the error on itself;
+  // when checked out (a transaction, a failover, idle_in_transaction_session_timeout), the
+  // error also fails its pending and next queries, which is where it is handled, and the
+  // pool discards the client when it comes back. So both listeners only keep the process
+  // alive; the next query gets a fresh connection or fails with store-unavailable.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
 
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const health = new StoreHealth();
+  const translate = (err: unknown): unknown => {
+    if (isCovenantError(err)) return err;
+    const condition = conditionOf(err);
+    return condition === undefined ? err : health.fail(condition, err);
+  };
+  const db = new Kysely<Schema>({ dialect: guardDialect(new PostgresDialect({ pool }), translate) });
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
@@ -148,24 +168,27 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await sql`select 1`.execute(db);
   } catch (err) {
     await close().catch(() => {});
-    throw unavailable(url, err);
+    // At start the operator needs the endpoint and the driver's reason.
+    throw unavailable(url, err instanceof StoreUnavailable ? err.cause : err);
   }
 
   const store: Store = {
     kind: 'postgres',
     location,
     db,
+    health,
     async writeTransaction<T>(tenant: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
       try {
         // Must stay READ COMMITTED: each statement then sees what the previous lock holder
         // committed. Under REPEATABLE READ the snapshot would predate the lock wait.
-        return await db.transaction().execute(async (tx) => {
+        const result = await db.transaction().execute(async (tx) => {
           await sql`select pg_advisory_xact_lock(${ledgerLockKey(tenant)}::bigint)`.execute(tx);
-          return fn(tx);
+          return health.within(() => fn(tx));
         });
+        health.wrote();
+        return result;
       } catch (err) {
-        if (!isCovenantError(err) && isConnectionFailure(err)) throw unavailable(url, err);
-        throw err;
+        throw translate(err);
       }
     },
     async insertLedgerRows(tx, tenant, entries, nodes): Promise<void> {
@@ -182,11 +205,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }
     },
     async ping(): Promise<void> {
-      try {
-        await sql`select 1`.execute(db);
-      } catch (err) {
-        throw unavailable(url, err);
-      }
+      await sql`select 1`.execute(db);
+      health.answered();
     },
     close,
   };

@@ -9,6 +9,8 @@ import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase } from 'kysely';
 import type { DatabaseConnection, Driver } from 'kysely';
 import { CovenantError, isCovenantError } from '../core/errors.js';
+import { StoreHealth, type StoreCondition } from './faults.js';
+import { guardDialect } from './guarded-dialect.js';
 import type { Database as Schema } from './schema.js';
 import type { Store, Tx } from './store.js';
 
@@ -103,6 +105,9 @@ function acquireDataDirLock(dataDir: string): ReleaseLock {
     // The pid file goes first: once the lock is released a successor may write its own.
     try {
       if (readHolderPid(pidPath) === String(process.pid)) fs.rmSync(pidPath, { force: true });
+    } catch {
+      // A directory made read-only while we ran: the stale file only words a later
+      // refusal (see above) and the next holder replaces it, so stopping goes on quietly.
     } finally {
       held.close();
     }
@@ -172,13 +177,38 @@ class CovenantSqliteDialect extends SqliteDialect {
   }
 }
 
-/** Errors that say the storage itself failed, as opposed to a query or constraint error. */
-function isStorageFailure(err: unknown): boolean {
-  const code = sqliteCode(err);
-  return (
-    code !== undefined &&
-    /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)
-  );
+/** The storage itself failed, as opposed to a query or constraint error. */
+function conditionOf(err: unknown): StoreCondition | undefined {
+  const code = sqliteCode(err) ?? (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return 'disk-full';
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return 'busy';
+  if (/^SQLITE_(IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)) return 'storage-error';
+  return undefined;
+}
+
+interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+function identityOf(file: string): FileIdentity | undefined {
+  try {
+    const { dev, ino } = fs.statSync(file);
+    return { dev, ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The files this store opened are still the ones at their paths. A deleted or replaced
+ * data directory leaves the open descriptors pointing at unlinked files: writes would
+ * still succeed, and vanish at the next restart, while another server could lock a
+ * re-created directory and start a second history.
+ */
+function sameFiles(opened: readonly FileIdentity[], now: readonly (FileIdentity | undefined)[]): boolean {
+  return opened.every((file, i) => now[i] !== undefined && now[i].dev === file.dev && now[i].ino === file.ino);
 }
 
 function openDatabase(dbPath: string): Database.Database {
@@ -220,7 +250,21 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     throw new CovenantError('store-unavailable', `cannot open ${dbPath}: ${messageOf(err)}`, { cause: err });
   }
 
-  const db = new Kysely<Schema>({ dialect: new CovenantSqliteDialect(database) });
+  const health = new StoreHealth();
+  const translate = (err: unknown): unknown => {
+    if (isCovenantError(err)) return err;
+    const condition = conditionOf(err);
+    return condition === undefined ? err : health.fail(condition, err);
+  };
+  const files = [dbPath, path.join(dataDir, SQLITE_LOCK_FILE)];
+  const opened = files.map(identityOf);
+  /** Two stats per group commit and per readiness probe: cheap next to the commit's fsync. */
+  const checkFiles = (): void => {
+    if (opened.every((file) => file !== undefined) && sameFiles(opened, files.map(identityOf))) return;
+    throw health.fail('data-dir-replaced', new Error(`${files.join(' or ')} was deleted or replaced`), true);
+  };
+
+  const db = new Kysely<Schema>({ dialect: guardDialect(new CovenantSqliteDialect(database), translate) });
   let closed: Promise<void> | undefined;
   let ledgerInserts: { entry: Database.Statement; node: Database.Statement } | undefined;
 
@@ -228,18 +272,18 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     kind: 'sqlite',
     location: dbPath,
     db,
+    health,
     async writeTransaction<T>(_tenant: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
       // One writer for all tenants: the single connection serialises transactions in
       // this process and the data-directory lock excludes every other process.
       try {
-        return await db.transaction().execute(fn);
+        checkFiles();
+        const result = await db.transaction().execute((tx) => health.within(() => fn(tx)));
+        health.wrote();
+        return result;
       } catch (err) {
-        if (!isCovenantError(err) && isStorageFailure(err)) {
-          throw new CovenantError('store-unavailable', `SQLite store ${dbPath} failed: ${messageOf(err)}`, {
-            cause: err,
-          });
-        }
-        throw err;
+        // insertLedgerRows runs statements on the raw handle, past the guarded dialect.
+        throw translate(err);
       }
     },
     async insertLedgerRows(_tx, tenant, entries, nodes): Promise<void> {
@@ -254,13 +298,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       for (const row of nodes) node.run(tenant, row.level, row.idx, row.hash);
     },
     async ping(): Promise<void> {
-      try {
-        await sql`select 1`.execute(db);
-      } catch (err) {
-        throw new CovenantError('store-unavailable', `SQLite store ${dbPath} failed: ${messageOf(err)}`, {
-          cause: err,
-        });
-      }
+      checkFiles();
+      await sql`select 1`.execute(db);
+      health.answered();
     },
     close(): Promise<void> {
       closed ??= (async () => {

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { StoreHealth } from './faults.js';
 import type { Database, LedgerEntriesTable, LedgerNodesTable } from './schema.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -15,12 +16,20 @@ export interface Store {
   readonly kind: StoreKind;
   /** Human-readable location for logs: a file path or a URL with the password removed. */
   readonly location: string;
+  /**
+   * Every storage failure of a query through `db` (or of a write transaction) surfaces
+   * as a `StoreUnavailable` (503, retryable) and is recorded in `health`.
+   */
   readonly db: Kysely<Database>;
+  /** The current storage fault, if any: readiness fails while there is one. */
+  readonly health: StoreHealth;
   /**
    * Runs `fn` in one transaction that holds the tenant's write lock, so ledger
    * sequencing is serialised across every process sharing the store (SQLite: the
    * single writer, `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped advisory lock).
-   * Commits when `fn` resolves, rolls back when it throws.
+   * Commits when `fn` resolves, rolls back when it throws, and also rolls back when a
+   * storage fault was raised meanwhile, even one that `fn` caught: a unit must not turn
+   * a lost connection into a ledgered refusal.
    *
    * Inside `fn` use only `tx`: on SQLite `db` waits for the one connection the
    * transaction holds (a deadlock); on PostgreSQL it runs outside the transaction.
@@ -34,7 +43,7 @@ export interface Store {
    * statements; PostgreSQL: one `unnest` insert per table).
    */
   insertLedgerRows(tx: Tx, tenant: string, entries: readonly LedgerEntryRow[], nodes: readonly LedgerNodeRow[]): Promise<void>;
-  /** Cheap liveness probe for /readyz. */
+  /** Cheap liveness probe for /readyz; SQLite also checks its files are still its own. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -80,6 +80,8 @@ export interface TestServerOptions {
   /** Result token lifetime jitter as a fraction (default 0: tests read exact expiries). */
   readonly tokenJitter?: number;
   readonly tokenLifetimeSeconds?: number;
+  /** The app's pino options (default: no logging). */
+  readonly logger?: Parameters<typeof buildServer>[0]['logger'];
 }
 
 export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: TestServerOptions = {}): Promise<TestServer> {
@@ -119,6 +121,7 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
     material,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.admission === undefined ? {} : { admission: options.admission }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
   });
   return {
