@@ -18,9 +18,9 @@ import {
   type ProposalCreated,
   type ProposalVoted,
 } from './events.js';
-import type { ActionClass } from './gate.js';
+import { ruleOfChange, type ActionClass } from './gate.js';
 import { findMember, memberActor } from './members.js';
-import { openProposals, ruleFor } from './queries.js';
+import { openProposals, ruleFor, rulesInForce } from './queries.js';
 
 /**
  * A mutating command as data: its name and class, how to read its arguments back from
@@ -135,24 +135,24 @@ export async function runAuthorized<A, T>(tx: Tx, ctx: UnitContext, definition: 
 
 /**
  * The gate every member's command passes: the signer must hold the role of the
- * command's rule; if their one signature satisfies the rule, the command runs now;
- * otherwise, if it would run now, it becomes a proposal waiting for approvals
- * (`ProposalPending`).
+ * command's rule; if their one signature satisfies the effective rule (see
+ * `ACCEPTANCE_CLASSES`), the command runs now; otherwise, if it would run now, it becomes
+ * a proposal waiting for approvals (`ProposalPending`) under that rule.
  */
 export function governed<A, T>(signer: string, definition: CommandDefinition<A, T>, raw: unknown): Unit<T> {
   return async (tx, ctx) => {
     const args = definition.parse(raw);
     const actor = memberActor(signer);
     const member = await findMember(tx, ctx.tenant, signer);
-    const rule = await ruleFor(tx, ctx.tenant, definition.action);
+    const { own: rule, effective } = ruleOfChange(definition.action, await rulesInForce(tx, ctx.tenant));
     const refusal = proposalRefusal(member, rule, definition.action);
     if (refusal !== undefined || member === undefined) {
       const reason = refusal ?? 'the signing key belongs to no member';
       const payload: AuthorizationDenied = { action: definition.action, command: definition.name, reason };
       return { entries: [{ type: AUTHORIZATION_DENIED, actor, payload }], rejection: new CovenantError('forbidden', reason) };
     }
-    const own = tally(rule, signer, [{ name: member.name, roles: member.roles }]);
-    if (own.satisfied) return runAuthorized(tx, ctx, definition, args, { proposer: signer, approvers: own.counted, proposal: null, rule });
+    const own = tally(effective, signer, [{ name: member.name, roles: member.roles }]);
+    if (own.satisfied) return runAuthorized(tx, ctx, definition, args, { proposer: signer, approvers: own.counted, proposal: null, rule: effective });
 
     // A change that would be refused now is refused now, not after days of approvals (and a
     // refusal the command records is recorded). It is decided again when it executes.
@@ -171,9 +171,9 @@ export function governed<A, T>(signer: string, definition: CommandDefinition<A, 
       args: detached.args,
       target,
       proposer: signer,
-      rule,
+      rule: effective,
       createdAt: ctx.now.toISOString(),
-      expiresAt: new Date(ctx.now.getTime() + rule.expirySeconds * 1000).toISOString(),
+      expiresAt: new Date(ctx.now.getTime() + effective.expirySeconds * 1000).toISOString(),
       nonce: randomBytes(16).toString('base64url'),
     };
     const id = proposalId(document);
@@ -188,7 +188,7 @@ export function governed<A, T>(signer: string, definition: CommandDefinition<A, 
       // Kept while the proposal may still execute: a rejected or lapsed proposal's sealed
       // value is then pruned. Executing stores it again, for as long as the command says.
       attachments: detached.attachments.map((attachment) => ({ ...attachment, expiresAt: new Date(document.expiresAt) })),
-      rejection: new ProposalPending({ id, status: 'open', action: definition.action, command: definition.name, target, proposer: signer, expiresAt: document.expiresAt, approvals: own.counted, needed: rule.threshold }),
+      rejection: new ProposalPending({ id, status: 'open', action: definition.action, command: definition.name, target, proposer: signer, expiresAt: document.expiresAt, approvals: own.counted, needed: own.needed }),
     };
   };
 }

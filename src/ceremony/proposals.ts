@@ -1,5 +1,6 @@
 import { canonicalJson } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
+import { approvalsNeeded, type Approver } from '../core/constitution.js';
 import { decideVote, decisionMessage, type Decision as VoteDecision, type ProposalStatus } from '../core/proposal.js';
 import type { Decision, Projector, Unit } from '../ledger/committer.js';
 import type { NewEntry } from '../ledger/entry.js';
@@ -47,8 +48,8 @@ export interface VoteResult {
  * One member's signed decision on a proposal. The signature over the proposal's content
  * is the credential — no request signature is needed, so a decision signed offline can
  * be carried in by anyone. Refused votes change nothing and are not recorded: the route
- * is open to anyone, and a forged or replayed vote must not be able to write to the
- * ledger. The approval that reaches the quorum
+ * is open to anyone, and a forged or replayed vote (a member's genuine signature, carried
+ * in again) must not be able to write to the ledger. The approval that reaches the quorum
  * runs the command, in the same transaction, under the rule in force when the proposal
  * was made; if the command is refused at that point, the proposal fails and says why.
  */
@@ -65,16 +66,18 @@ export function voteOnProposal(commands: CommandRegistry, args: VoteArgs): Unit<
       throw new CovenantError('signature-invalid', `the signature is not ${args.member}'s over this proposal's ${args.decision} message`);
     }
     const votes = await votesOf(tx, ctx.tenant, id);
-    const approvers = [];
-    for (const vote of votes.filter((v) => v.decision === 'approve')) {
+    const approvers: Approver[] = [];
+    const rejecters: Approver[] = [];
+    // One after the other: on SQLite a transaction has one connection.
+    for (const vote of votes) {
       const voter = await findMember(tx, ctx.tenant, vote.member);
-      if (voter !== undefined) approvers.push({ name: voter.name, roles: voter.roles });
+      if (voter !== undefined) (vote.decision === 'approve' ? approvers : rejecters).push({ name: voter.name, roles: voter.roles });
     }
-    const outcome = decideVote({ proposal, votes, member, decision: args.decision, now: ctx.now, approvers });
+    const outcome = decideVote({ proposal, votes, member, decision: args.decision, now: ctx.now, approvers, rejecters });
 
     const voted: ProposalVoted = { id, member: member.name, decision: args.decision, signature: Buffer.from(signature).toString('base64') };
     const entries: NewEntry[] = [{ type: PROPOSAL_VOTED, actor, payload: voted }];
-    const needed = document.rule.threshold;
+    const needed = approvalsNeeded(document.rule);
     if (outcome.kind === 'counted') return { entries, result: { id, status: 'open', approvals: outcome.tally.counted, needed } };
     if (outcome.kind === 'rejected') {
       const closed: ProposalClosed = { id, reason: outcome.reason };

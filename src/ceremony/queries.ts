@@ -13,6 +13,12 @@ export async function ruleFor(db: Db, tenant: string, action: ActionClass): Prom
   return row === undefined ? DEFAULT_RULE : (JSON.parse(row.rule) as ApprovalRule);
 }
 
+/** The rules the constitution sets, by class (a class not in it has the default rule). */
+export async function rulesInForce(db: Db, tenant: string): Promise<Map<string, ApprovalRule>> {
+  const rows = await db.selectFrom('constitution').select(['action', 'rule']).where('tenant', '=', tenant).execute();
+  return new Map(rows.map((row) => [row.action, JSON.parse(row.rule) as ApprovalRule]));
+}
+
 export async function constitutionRules(db: Db, tenant: string): Promise<Map<string, { rule: ApprovalRule; setAt: string; setBy: string }>> {
   const rows = await db.selectFrom('constitution').selectAll().where('tenant', '=', tenant).execute();
   return new Map(rows.map((row) => [row.action, { rule: JSON.parse(row.rule) as ApprovalRule, setAt: row.set_at, setBy: row.set_by }]));

@@ -20,6 +20,20 @@ export interface ApprovalRule {
   readonly expirySeconds: number;
   /** Members holding any of these roles may reject a proposal outright. */
   readonly vetoRoles: readonly string[];
+  /**
+   * Further quorums the same approvals must meet as well: set only on an effective rule
+   * (`strongerOf`) whose rules name different roles, never on a rule of the constitution.
+   */
+  readonly also?: readonly Quorum[];
+}
+
+/** How many members of which role must approve: the counting part of a rule. */
+export interface Quorum {
+  readonly threshold: number;
+  readonly role: string;
+  readonly proposerCounts: boolean;
+  /** The class whose rule asked for it. */
+  readonly from?: string;
 }
 
 export const DEFAULT_EXPIRY_SECONDS = 72 * 3600;
@@ -70,13 +84,80 @@ export interface Approver {
   readonly roles: readonly string[];
 }
 
+/** Every quorum a rule asks for: its own, then those it `also` needs. */
+export function quorums(rule: ApprovalRule): readonly Quorum[] {
+  return [{ threshold: rule.threshold, role: rule.role, proposerCounts: rule.proposerCounts }, ...(rule.also ?? [])];
+}
+
+/** Whether `approver`'s approval counts towards `quorum` (a proposer only where it lets them). */
+export function countsFor(quorum: Quorum, proposer: string, approver: Approver): boolean {
+  return approver.roles.includes(quorum.role) && (quorum.proposerCounts || approver.name !== proposer);
+}
+
 /**
  * Counts approvals against a rule: distinct members holding the rule's role; the
- * proposer only when the rule lets the proposer count.
+ * proposer only when the rule lets the proposer count. A rule with further quorums is
+ * satisfied when every one of them is; `counted` is everyone who counts towards one.
  */
 export function tally(rule: ApprovalRule, proposer: string, approvers: readonly Approver[]): Tally {
-  const counted = [...new Set(approvers.filter((a) => a.roles.includes(rule.role) && (rule.proposerCounts || a.name !== proposer)).map((a) => a.name))].sort();
-  return { counted, needed: rule.threshold, satisfied: counted.length >= rule.threshold };
+  const parts = quorums(rule);
+  const countedBy = (quorum: Quorum): Set<string> => new Set(approvers.filter((a) => countsFor(quorum, proposer, a)).map((a) => a.name));
+  const sets = parts.map(countedBy);
+  const counted = [...new Set(sets.flatMap((set) => [...set]))].sort();
+  return { counted, needed: approvalsNeeded(rule), satisfied: parts.every((quorum, i) => sets[i]!.size >= quorum.threshold) };
+}
+
+/**
+ * What "needs N approvals" says: the threshold, or for an effective rule with quorums of
+ * several roles their sum (a member holding two of the roles counts towards both, so
+ * fewer may do).
+ */
+export function approvalsNeeded(rule: ApprovalRule): number {
+  return quorums(rule).reduce((sum, quorum) => sum + quorum.threshold, 0);
+}
+
+/**
+ * One quorum that is met exactly when both are (same role). With the same proposer
+ * rule that is the larger threshold. Otherwise, say `c` counts the proposer and `n`
+ * does not: with the proposer approving, `k` others meet both when k ≥ max(c−1, n);
+ * without, when k ≥ max(c, n). That is `c` (counting the proposer) when c > n, else
+ * `n` (not counting them).
+ */
+function bothOf(a: Quorum, b: Quorum): Quorum {
+  if (a.proposerCounts === b.proposerCounts) return a.threshold >= b.threshold ? a : b;
+  const [counting, other] = a.proposerCounts ? [a, b] : [b, a];
+  return counting.threshold > other.threshold ? counting : other;
+}
+
+/**
+ * The effective rule of a change two classes' rules govern at once — a change of what
+ * a workload accepts, under its own class's rule and the `policy` rule: approvals must
+ * satisfy both. Quorums of the same role merge into one (`bothOf`), so the common case
+ * reads as a single rule ("2 of admin"); a quorum of another role stays in `also`. A
+ * proposal stays open for the shorter of the two expiries, and either rule's veto roles
+ * may veto. The proposer must still hold the first rule's role (the class's own).
+ */
+export function strongerOf(own: ApprovalRule, other: ApprovalRule, otherClass: string): ApprovalRule {
+  const merged: Quorum[] = [];
+  for (const quorum of [...quorums(own), ...quorums(other).map((q, i) => (i === 0 ? { ...q, from: otherClass } : q))]) {
+    const i = merged.findIndex((m) => m.role === quorum.role);
+    if (i < 0) merged.push(quorum);
+    else {
+      const { threshold, role, proposerCounts } = bothOf(merged[i]!, quorum);
+      const from = merged[i]!.from;
+      merged[i] = { threshold, role, proposerCounts, ...(from === undefined ? {} : { from }) };
+    }
+  }
+  const [first, ...rest] = merged;
+  const vetoRoles = [...new Set([...own.vetoRoles, ...other.vetoRoles])].sort();
+  return {
+    threshold: first!.threshold,
+    role: first!.role,
+    proposerCounts: first!.proposerCounts,
+    expirySeconds: Math.min(own.expirySeconds, other.expirySeconds),
+    vetoRoles,
+    ...(rest.length === 0 ? {} : { also: rest }),
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
  * Pure: the store supplies the proposal and its approvals, callers the time.
  */
 import { canonicalJson, contentDigest } from './canonical.js';
-import { tally, type ApprovalRule, type Approver, type Tally } from './constitution.js';
+import { countsFor, quorums, tally, type ApprovalRule, type Approver, type Tally } from './constitution.js';
 import { CovenantError } from './errors.js';
 import type { Member } from './model.js';
 
@@ -96,6 +96,8 @@ export interface VoteInput {
   readonly now: Date;
   /** Roles of the members who approved so far, by name (for the tally). */
   readonly approvers: readonly Approver[];
+  /** Likewise of those who rejected so far (for the rejection quorum). */
+  readonly rejecters: readonly Approver[];
 }
 
 export type VoteOutcome =
@@ -106,16 +108,23 @@ export type VoteOutcome =
 /**
  * Decides one member's vote. Refusals are `conflict` (the proposal cannot take votes
  * any more, or this member already voted) or `forbidden` (this member may not cast this
- * vote); both are the caller's to ledger.
+ * vote); neither is ledgered (the vote route is open to anyone).
+ *
+ * A rejection closes the proposal when it is a withdrawal by the proposer or a veto; a
+ * rejection by a member whose approval would have counted is counted, and closes it once
+ * such rejections would have satisfied the rule: the quorum that could make a change can
+ * always refuse it, so nobody can squat a target with a proposal nobody will approve.
  */
 export function decideVote(input: VoteInput): VoteOutcome {
   const { proposal, member, decision, now } = input;
-  const rule = proposal.document.rule;
+  const { rule, proposer: proposerName, action } = proposal.document;
   const status = statusAt(proposal, now);
   if (status === 'expired') throw new CovenantError('conflict', `proposal ${proposal.id.slice(0, 16)} expired at ${proposal.document.expiresAt}; it can no longer execute`);
   if (status !== 'open') throw new CovenantError('conflict', `proposal ${proposal.id.slice(0, 16)} is ${status}${proposal.closedReason ? `: ${proposal.closedReason}` : ''}`);
   if (member === undefined || member.status !== 'active') throw new CovenantError('forbidden', 'the signing key belongs to no active member');
-  const proposer = member.name === proposal.document.proposer;
+  const proposer = member.name === proposerName;
+  const voter: Approver = { name: member.name, roles: member.roles };
+  const counts = quorums(rule).some((quorum) => countsFor(quorum, proposerName, voter));
   // A proposer whose request counted as an approval may still withdraw it.
   const withdrawal = proposer && decision === 'reject';
   if (!withdrawal && input.votes.some((vote) => vote.member === member.name)) throw new CovenantError('conflict', `${member.name} has already decided on proposal ${proposal.id.slice(0, 16)}`);
@@ -123,12 +132,22 @@ export function decideVote(input: VoteInput): VoteOutcome {
   if (decision === 'reject') {
     const veto = rule.vetoRoles.find((role) => member.roles.includes(role));
     if (proposer) return { kind: 'rejected', reason: `withdrawn by its proposer ${member.name}` };
-    if (veto === undefined) throw new CovenantError('forbidden', `${member.name} holds no veto role (${rule.vetoRoles.join(', ') || 'the rule names none'}) and cannot reject proposal ${proposal.id.slice(0, 16)}`);
-    return { kind: 'rejected', reason: `vetoed by ${member.name} (${veto})` };
+    if (veto !== undefined) return { kind: 'rejected', reason: `vetoed by ${member.name} (${veto})` };
+    if (!counts) {
+      throw new CovenantError('forbidden', `${member.name} holds no veto role (${rule.vetoRoles.join(', ') || 'the rule names none'}) and could not approve proposal ${proposal.id.slice(0, 16)}, so cannot reject it`);
+    }
+    const against = tally(rule, proposerName, [...input.rejecters, voter]);
+    if (against.satisfied) return { kind: 'rejected', reason: `rejected by ${against.counted.join(', ')}, as many as its rule needs to approve it` };
+    return { kind: 'counted', tally: tally(rule, proposerName, input.approvers) };
   }
-  if (proposer && !rule.proposerCounts) throw new CovenantError('forbidden', `the rule for ${proposal.document.action} changes does not count the proposer: ${member.name} cannot approve their own proposal`);
-  if (!member.roles.includes(rule.role)) throw new CovenantError('forbidden', `member ${member.name} lacks the ${rule.role} role required to approve ${proposal.document.action} changes`);
-  const counted = tally(rule, proposal.document.proposer, [...input.approvers, { name: member.name, roles: member.roles }]);
+  if (!counts) {
+    if (proposer && quorums(rule).some((quorum) => member.roles.includes(quorum.role))) {
+      throw new CovenantError('forbidden', `the rule for ${action} changes does not count the proposer: ${member.name} cannot approve their own proposal`);
+    }
+    const roles = quorums(rule).map((quorum) => quorum.role);
+    throw new CovenantError('forbidden', `member ${member.name} lacks the ${roles.join(' or ')} role required to approve ${action} changes`);
+  }
+  const counted = tally(rule, proposerName, [...input.approvers, voter]);
   return counted.satisfied ? { kind: 'execute', tally: counted } : { kind: 'counted', tally: counted };
 }
 

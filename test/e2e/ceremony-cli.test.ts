@@ -129,9 +129,14 @@ describe('covenant constitution, proposal and audit report (real binary, real se
     const settled = await as(admin, 'policy', 'break-glass', W, '--accept', '1.0.0', '--reason', 'incident 7');
     expect(settled.code).toBe(1);
     expect(settled.stderr).toMatch(/release 1\.0\.0 is already accepted: break-glass only admits a release the policy does not/);
-    const opened = await as(admin, 'policy', 'break-glass', W, '--accept', '1.2.0', '--reason', 'incident 7', '--duration', '30m');
+    // A change of acceptance meets the 2-of-admin policy rule too: bob approves it.
+    const proposed = await as(admin, 'policy', 'break-glass', W, '--accept', '1.2.0', '--reason', 'incident 7', '--duration', '30m');
+    expect(proposed.code, proposed.stderr).toBe(0);
+    const id = /^proposal ([0-9a-f]{64}) pending: policy\.break-glass needs 2 approvals/m.exec(proposed.stdout)?.[1];
+    expect(id, proposed.stdout).toBeDefined();
+    const opened = await as(bob, 'proposal', 'approve', id!);
     expect(opened.code, opened.stderr).toBe(0);
-    expect(opened.stdout).toMatch(/^BREAK-GLASS: policy version \d+ of payments\/ingest accepts 1\.2\.0 until /);
+    expect(opened.stdout.trim()).toBe(`proposal ${id}: executed; 2 of 2 approvals (admin, bob)`);
     const report = await as(admin, 'audit', 'report', '--since', '2000-01-01T00:00:00Z');
     expect(report.code, report.stderr).toBe(0);
     expect(report.stdout).toMatch(/^# Changes of trust since 2000-01-01T00:00:00\.000Z$/m);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DEFAULT_RULE } from '../../core/constitution.js';
+import { approvalsNeeded, DEFAULT_RULE } from '../../core/constitution.js';
 import { CovenantError } from '../../core/errors.js';
 import { decisionMessage, PROPOSAL_STATUSES, statusAt, type Proposal } from '../../core/proposal.js';
 import { setRule } from '../../ceremony/constitution.js';
@@ -31,7 +31,7 @@ function proposalView(proposal: Proposal, votes: readonly StoredVote[], now: Dat
     expiresAt: d.expiresAt,
     rule: d.rule,
     approvals: votes.filter((v) => v.decision === 'approve').map((v) => v.member),
-    needed: d.rule.threshold,
+    needed: approvalsNeeded(d.rule),
     ...(proposal.closedReason === undefined ? {} : { closedReason: proposal.closedReason }),
   };
 }
