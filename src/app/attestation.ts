@@ -7,6 +7,7 @@ import { shippedAnchors } from '../anchors/shipped.js';
 import type { PolicyVersion, Release, TeeClass } from '../core/model.js';
 import { decidePolicyUpdate, type PolicyUpdate } from '../core/policy.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../evidence/plugin.js';
+import { SIM_MEDIA_TYPE } from '../evidence/sim/format.js';
 import { checkRule } from '../policy/cel.js';
 import { currentPolicy, policyById, releasesByVersion, requireWorkload } from '../policy/queries.js';
 import { appraise, type Appraisal, type AppraisalReason, type AppraisalStatus } from '../verifier/appraisal.js';
@@ -207,7 +208,11 @@ export class AttestationService {
   #verifierFor(evidenceType: string): EvidenceVerifier {
     const verifier = this.#verifiers.get(evidenceType);
     if (verifier === undefined) {
-      throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ')})`);
+      // The sim vendor root is read once, at start (a file appearing in the data directory
+      // must not make a running server accept forgeable evidence): say so, since the usual
+      // cause is `covenant sim init` run after `covenant serve`.
+      const hint = evidenceType === SIM_MEDIA_TYPE ? '; simulated-TEE evidence needs a vendor root when the server starts: run `covenant sim init`, then restart the server' : '';
+      throw new CovenantError('unsupported-media-type', `evidence type ${JSON.stringify(evidenceType)} is not accepted here (accepted: ${this.evidenceTypes.join(', ') || 'none'})${hint}`);
     }
     return verifier;
   }

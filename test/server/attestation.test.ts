@@ -12,6 +12,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { pruneAttestationState } from '../../src/app/retention.js';
 import { pruneInventory } from '../../src/verifier/inventory.js';
 import { simPlugin, SIM_MEDIA_TYPE } from '../../src/evidence/sim/index.js';
+import { nitroPlugin } from '../../src/evidence/nitro/index.js';
 import { AttestationRefused, SimAttester } from '../../src/sim/attester.js';
 import { injectTransport } from '../support/fleet.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
@@ -519,5 +520,17 @@ describe('instance keys', () => {
     const jwk = jwkFromSpki(new Uint8Array(key.publicKey.export({ type: 'spki', format: 'der' })));
     expect(jwk).toMatchObject({ kty: 'EC', crv: 'P-384' });
     expect(await thumbprintOf(jwk)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describeEachBackend('a server started without the simulated TEE', (backend) => {
+  const fixture = useTestServer(backend, { verifiers: [{ plugin: nitroPlugin, trustAnchors: [] }] });
+
+  it('refuses sim evidence with 415, saying the vendor root is read at start (sim init, then restart)', async () => {
+    const { server } = fixture();
+    await seedAccepted(fixture());
+    const { location, nonce } = await startSession(server.app);
+    const problem = expectProblem(await expectNoEntry(server.app, () => postEvidence(server.app, location, nonce)), 415, 'unsupported-media-type');
+    expect(problem.detail).toContain('run `covenant sim init`, then restart the server');
   });
 });
