@@ -14,6 +14,7 @@ import { keyBrokerProjection } from '../keys/commands.js';
 import { policyProjection } from '../policy/commands.js';
 import type { Store, Tx } from '../store/store.js';
 import { rolloutProjection } from '../rollout/commands.js';
+import { SpentSessions } from './spent-sessions.js';
 import { inventoryProjection } from '../verifier/inventory.js';
 import { verdictProjection } from '../verifier/verdict.js';
 
@@ -48,7 +49,8 @@ export class ControlPlane {
     this.store = options.store;
     this.clock = options.clock;
     this.logKey = options.logKey;
-    this.committer = new Committer(options.store, projectEntry, options.clock, {
+    // The spine's own projection also refuses a session spent before (see SpentSessions).
+    this.committer = new Committer(options.store, new SpentSessions().guard(projectEntry), options.clock, {
       ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });

@@ -24,6 +24,7 @@ export type ProblemType =
   | 'store-unavailable'
   | 'data-dir-locked'
   | 'ledger-corrupt'
+  | 'integrity'
   | 'proof-unavailable'
   | 'rate-limited'
   | 'gate-closed'
@@ -53,6 +54,8 @@ const STATUS: Record<ProblemType, number> = {
   'store-unavailable': 503,
   'data-dir-locked': 409,
   'ledger-corrupt': 500,
+  // A state row that disagrees with its content address or with the ledger: altered outside the spine.
+  integrity: 500,
   'proof-unavailable': 404,
   'rate-limited': 429,
   'gate-closed': 412,

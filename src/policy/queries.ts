@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
+import { contentDigest } from '../core/canonical.js';
 import { CovenantError } from '../core/errors.js';
+import { LruCache } from '../core/lru.js';
 import { policyInForceAt } from '../core/policy.js';
 import type { PolicyDocument, PolicyVersion, Release, ReleaseDocument, ReleaseStatus, Workload } from '../core/model.js';
 import type { Database, PolicyVersionsTable, ReleasesTable } from '../store/schema.js';
@@ -14,7 +16,30 @@ const releaseFromRow = (row: ReleasesTable): Release => ({
   createdAt: row.created_at,
 });
 
-const policyFromRow = (row: PolicyVersionsTable): PolicyVersion => ({ id: row.id, document: JSON.parse(row.doc) as PolicyDocument });
+/**
+ * Rows already found to match their content address, by tenant, workload, id and number:
+ * the document text that matched. A policy row is immutable once projected, so the hash
+ * is paid once per row per process; a row whose text changed since misses and is checked
+ * again. Bounded, like every cache of a long-running server.
+ */
+const verifiedPolicies = new LruCache<string, string>(4096);
+
+/**
+ * A policy version as stored, refused unless its id is the hash of its document and the
+ * indexed columns say what the document says. Appraisals and commands read policies
+ * only through here: a row edited in the store outside the ledger (another release
+ * accepted, an old version renumbered to be current) is an integrity error, not policy.
+ */
+function policyFromRow(row: PolicyVersionsTable): PolicyVersion {
+  const key = `${row.tenant}\n${row.workload}\n${row.id}\n${row.number}`;
+  const document = JSON.parse(row.doc) as PolicyDocument;
+  if (verifiedPolicies.get(key) === row.doc) return { id: row.id, document };
+  if (contentDigest(document) !== row.id || document.tenant !== row.tenant || document.workload !== row.workload || document.number !== row.number) {
+    throw new CovenantError('integrity', `policy version ${row.id} (number ${row.number}) of workload ${row.workload} does not match its content address: the state table was altered outside the ledger`);
+  }
+  verifiedPolicies.set(key, row.doc);
+  return { id: row.id, document };
+}
 
 export async function findWorkload(db: Db, tenant: string, name: string): Promise<Workload | undefined> {
   const row = await db.selectFrom('workloads').selectAll().where('tenant', '=', tenant).where('name', '=', name).executeTakeFirst();

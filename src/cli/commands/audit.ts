@@ -1,9 +1,14 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { compareStateWithLedger } from '../../app/state-check.js';
 import { auditLog, type AuditReport, type AuditSource } from '../../ledger/audit.js';
+import { storeAuditSource } from '../../ledger/audit-source.js';
+import { LedgerReader } from '../../ledger/ledger.js';
+import { openStore } from '../../store/open.js';
 import type { Client } from '../client.js';
 import type { CliContext } from '../context.js';
 import { formatFields } from '../output.js';
-import { parseTime } from './evidence.js';
+import { RELATIVE_FORMS } from '../../core/duration.js';
+import { timeArgument } from '../context.js';
 import { parseCount } from './release.js';
 
 /** Reads the log over HTTP: the auditor trusts the pinned key, not the server. */
@@ -40,24 +45,61 @@ export function httpAuditSource(client: Client): AuditSource {
 /** `audit verify` found the log altered: its own exit code, after the report is printed. */
 export class VerificationFailed extends Error {}
 
+/**
+ * `audit verify` in local mode: the ledger as the store holds it, then the state tables
+ * against a rebuild from that ledger (a comparison too costly to offer over the public
+ * read API). Opens the store as the server does, so a running server's SQLite data
+ * directory is refused (locked): verify a copy, or stop the server.
+ */
+async function verifyStore(ctx: CliContext, options: { tenant: string; vkey: string | undefined; dataDir: string | undefined; database: string | undefined; json: boolean }): Promise<void> {
+  if (options.dataDir !== undefined && options.database !== undefined) throw new InvalidArgumentError('give --data-dir or --database, not both');
+  const store = await openStore({ dataDir: options.dataDir ?? '.', ...(options.database === undefined ? {} : { storeUrl: options.database }) });
+  try {
+    let vkey = options.vkey;
+    if (vkey === undefined) {
+      const row = await store.db.selectFrom('tenants').select('log_vkey').where('id', '=', options.tenant).executeTakeFirst();
+      if (row === undefined) throw new VerificationFailed(`no tenant ${options.tenant} in ${store.location}`);
+      vkey = row.log_vkey;
+      ctx.out.error(`warning: no pinned log key; trusting the store's (${vkey})`);
+    }
+    const report = await auditLog(storeAuditSource(new LedgerReader(store.db), options.tenant), { tenant: options.tenant, vkey });
+    // State is compared with a ledger known good only: a rebuild from an altered one proves nothing.
+    const difference = report.ok ? await compareStateWithLedger(store.db, options.tenant) : undefined;
+    if (options.json) ctx.out.json({ ...report, ...(report.ok ? { state: difference === undefined ? { ok: true } : { ok: false, difference } } : {}) });
+    else if (report.ok && difference === undefined) {
+      ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}; state matches the ledger`);
+    }
+    if (!report.ok) throw new VerificationFailed(`ledger verification failed at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
+    if (difference !== undefined) throw new VerificationFailed(`state differs from the ledger: ${difference.message}`);
+  } finally {
+    await store.close();
+  }
+}
+
 export function registerAuditCommands(program: Command, ctx: CliContext): void {
   const audit = program.command('audit').description('The tamper-evident ledger: verify it, prove entries, query it');
 
   audit
     .command('verify')
-    .description('Recompute every leaf and the tree; check every checkpoint signature and their consistency')
+    .description('Recompute every leaf and the tree; check every checkpoint signature and their consistency; with --data-dir or --database, also compare the state tables with a rebuild from the ledger')
     .option('--log-key <vkey>', "the log's note verifier key (default: the one pinned in COVENANT_HOME at init)")
     .option('--tenant <name>', 'the tenant whose log this is (default: the profile\'s, else default)')
+    .option('--data-dir <dir>', 'verify this data directory\'s SQLite store directly (a stopped server\'s, or a copy), not a server')
+    .option('--database <url>', 'verify this PostgreSQL database directly (postgres://…), not a server')
     .option('--json', 'print JSON')
-    .action(async (options: { logKey?: string; tenant?: string; json?: boolean }, command: Command) => {
-      const client = await ctx.client(command);
+    .action(async (options: { logKey?: string; tenant?: string; dataDir?: string; database?: string; json?: boolean }, command: Command) => {
       const profile = await ctx.profile();
+      const tenant = options.tenant ?? profile?.tenant ?? 'default';
+      if (options.dataDir !== undefined || options.database !== undefined) {
+        return verifyStore(ctx, { tenant, vkey: options.logKey ?? profile?.logKey, dataDir: options.dataDir, database: options.database, json: options.json === true });
+      }
+      const client = await ctx.client(command);
       let vkey = options.logKey ?? profile?.logKey;
       if (vkey === undefined) {
         vkey = (await client.text('/v1/audit/log-key')).trim();
         ctx.out.error(`warning: no pinned log key; trusting the server's (${vkey})`);
       }
-      const report: AuditReport = await auditLog(httpAuditSource(client), { tenant: options.tenant ?? profile?.tenant ?? 'default', vkey });
+      const report: AuditReport = await auditLog(httpAuditSource(client), { tenant, vkey });
       if (options.json) ctx.out.json(report);
       else if (report.ok) ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}`);
       if (!report.ok) throw new VerificationFailed(`ledger verification failed at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
@@ -116,13 +158,13 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
     .option('--type <type>', 'entry type, e.g. policy.version-created')
     .option('--actor <actor>', 'e.g. member:admin')
     .option('--workload <name>', 'entries about one workload')
-    .option('--since <time>', 'ISO-8601 time')
+    .option('--since <time>', `entries from this time on: ${RELATIVE_FORMS.past}`, timeArgument('past'))
     .option('--after <n>', 'entries after this index (paging)', parseCount)
     .option('--limit <n>', 'at most this many (1-1000)', parseCount, 100)
     .option('--json', 'print JSON')
-    .action(async (options: { type?: string; actor?: string; workload?: string; since?: string; after?: number; limit: number; json?: boolean }, command: Command) => {
+    .action(async (options: { type?: string; actor?: string; workload?: string; since?: Date; after?: number; limit: number; json?: boolean }, command: Command) => {
       const { json, type, actor, workload, since, after, limit } = options;
-      const query = { type, actor, workload, since, after, limit };
+      const query = { type, actor, workload, since: since?.toISOString(), after, limit };
       const { entries } = await (await ctx.client(command)).get<{ entries: { seq: number; time: string; type: string; actor: string; workload?: string; payload: unknown }[] }>(
         '/v1/audit/entries',
         query,
@@ -141,7 +183,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
   audit
     .command('report')
     .description('Every change of trust since a time: proposer, approvers, rule used, break-glass flags, automatic changes, proposals not executed')
-    .requiredOption('--since <time>', 'ISO-8601 date-time with zone', parseTime)
+    .requiredOption('--since <time>', `changes from this time on: ${RELATIVE_FORMS.past}`, timeArgument('past'))
     .addOption(new Option('--format <format>', 'output').choices(['json', 'markdown']).default('markdown'))
     .action(async (options: { since: Date; format: 'json' | 'markdown' }, command: Command) => {
       const client = await ctx.client(command);
