@@ -1,12 +1,26 @@
-import type { ApprovalRule } from '../core/constitution.js';
+import { quorums, type ApprovalRule } from '../core/constitution.js';
 import type { LedgerEntry } from '../ledger/entry.js';
-import { CHANGE_AUTHORIZED, PROPOSAL_CREATED, PROPOSAL_FAILED, PROPOSAL_INVALIDATED, PROPOSAL_REJECTED, type ChangeAuthorized, type ProposalClosed, type ProposalCreated } from './events.js';
+import { CHANGE_REFUSED, type ChangeRefused } from '../policy/events.js';
+import {
+  AUTHORIZATION_DENIED,
+  CHANGE_AUTHORIZED,
+  PROPOSAL_CREATED,
+  PROPOSAL_FAILED,
+  PROPOSAL_INVALIDATED,
+  PROPOSAL_REJECTED,
+  type AuthorizationDenied,
+  type ChangeAuthorized,
+  type ProposalClosed,
+  type ProposalCreated,
+} from './events.js';
 
 /**
  * The auditor's view of a stretch of the ledger: every change of trust, who proposed
  * it, whose signatures approved it and under which rule, with break-glass flagged;
  * changes the system made by itself under rules approved earlier (the rollout driver);
- * and the proposals that did not execute. Pure: computed from ledger entries alone, so
+ * the proposals that did not execute; and the changes that were refused — a downgrade
+ * or re-admission the policy turned down, a signed request its signer may not make —
+ * since an attempt to lower trust is what an auditor most wants to see. Pure: computed from ledger entries alone, so
  * anyone with the log can recompute it.
  */
 export interface ChangeRecord {
@@ -42,11 +56,24 @@ export interface UnexecutedProposal {
   readonly reason: string;
 }
 
+/** A change of trust the ledger recorded as refused, and why. */
+export interface RefusedChange {
+  readonly seq: number;
+  readonly time: string;
+  readonly actor: string;
+  readonly workload?: string;
+  readonly command: string;
+  /** `policy.change-refused`'s problem type (`readmission-refused`, …), or `forbidden` for the gate's refusal. */
+  readonly refusal: string;
+  readonly reason: string;
+}
+
 export interface TrustReport {
   readonly since: string;
   readonly changes: readonly ChangeRecord[];
   readonly automatic: readonly AutomaticChange[];
   readonly unexecuted: readonly UnexecutedProposal[];
+  readonly refused: readonly RefusedChange[];
   readonly breakGlass: number;
 }
 
@@ -107,6 +134,7 @@ export function trustReport(entries: readonly LedgerEntry[], since: string, now:
   const proposals = new Map<string, ProposalCreated['document']>();
   const closed = new Set<string>();
   const unexecuted: UnexecutedProposal[] = [];
+  const refused: RefusedChange[] = [];
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     if (entry.type === CHANGE_AUTHORIZED) {
@@ -143,6 +171,17 @@ export function trustReport(entries: readonly LedgerEntry[], since: string, now:
         outcome: entry.type === PROPOSAL_REJECTED ? 'rejected' : entry.type === PROPOSAL_FAILED ? 'failed' : 'invalidated',
         reason: ended.reason,
       });
+    } else if (entry.type === CHANGE_REFUSED || entry.type === AUTHORIZATION_DENIED) {
+      const denied = entry.payload as ChangeRefused | AuthorizationDenied;
+      refused.push({
+        seq: entry.seq,
+        time: entry.time,
+        actor: entry.actor,
+        ...(entry.workload === undefined ? {} : { workload: entry.workload }),
+        command: denied.command,
+        refusal: 'type' in denied ? denied.type : 'forbidden',
+        reason: denied.reason,
+      });
     } else if (entry.actor.startsWith('system:') && AUTOMATIC.has(entry.type)) {
       automatic.push({ seq: entry.seq, time: entry.time, actor: entry.actor, ...(entry.workload === undefined ? {} : { workload: entry.workload }), effect: describeEntry(entry) });
     }
@@ -153,19 +192,26 @@ export function trustReport(entries: readonly LedgerEntry[], since: string, now:
       unexecuted.push({ id, command: document.command, proposer: document.proposer, createdAt: document.createdAt, outcome: 'expired', reason: `expired at ${document.expiresAt}` });
     }
   }
-  return { since, changes, automatic, unexecuted, breakGlass: changes.filter((c) => c.breakGlass).length };
+  return { since, changes, automatic, unexecuted, refused, breakGlass: changes.filter((c) => c.breakGlass).length };
+}
+
+/** "2 of admin, proposer counts", and each further quorum an effective rule asks for. */
+export function describeQuorums(rule: ApprovalRule): string {
+  return quorums(rule)
+    .map((q) => `${q.threshold} of ${q.role}${q.proposerCounts ? ', proposer counts' : ''}${q.from === undefined ? '' : ` (${q.from} rule)`}`)
+    .join('; and ');
 }
 
 /** The report as Markdown, for people (and pasting into tickets). */
 export function reportMarkdown(report: TrustReport): string {
-  const lines = [`# Changes of trust since ${report.since}`, '', `${report.changes.length} changes, ${report.breakGlass} break-glass, ${report.automatic.length} automatic, ${report.unexecuted.length} proposals not executed.`, ''];
+  const lines = [`# Changes of trust since ${report.since}`, '', `${report.changes.length} changes, ${report.breakGlass} break-glass, ${report.automatic.length} automatic, ${report.unexecuted.length} proposals not executed, ${report.refused.length} refused.`, ''];
   lines.push('## Changes', '');
   if (report.changes.length === 0) lines.push('None.', '');
   for (const c of report.changes) {
     lines.push(`### ${c.breakGlass ? '⚠ BREAK-GLASS: ' : ''}${c.command}${c.workload ? ` on ${c.workload}` : ''} (entry ${c.seq}, ${c.time})`);
     lines.push('');
     lines.push(`- proposed by ${c.proposer}; approved by ${c.approvers.join(', ')}${c.proposal ? ` (proposal ${c.proposal.slice(0, 16)}…)` : ' (one signature)'}`);
-    lines.push(`- rule: ${c.rule.threshold} of ${c.rule.role}${c.rule.proposerCounts ? ', proposer counts' : ''}`);
+    lines.push(`- rule: ${describeQuorums(c.rule)}`);
     for (const effect of c.effects) lines.push(`- ${effect}`);
     lines.push('');
   }
@@ -177,6 +223,11 @@ export function reportMarkdown(report: TrustReport): string {
   if (report.unexecuted.length > 0) {
     lines.push('## Proposals not executed', '');
     for (const u of report.unexecuted) lines.push(`- ${u.id.slice(0, 16)}… ${u.command} by ${u.proposer} (${u.createdAt}): ${u.outcome}: ${u.reason}`);
+    lines.push('');
+  }
+  if (report.refused.length > 0) {
+    lines.push('## Refused', '');
+    for (const r of report.refused) lines.push(`- entry ${r.seq}, ${r.time}, ${r.command} by ${r.actor}${r.workload ? ` on ${r.workload}` : ''}: ${r.refusal}: ${r.reason}`);
     lines.push('');
   }
   return lines.join('\n');

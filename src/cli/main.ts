@@ -20,7 +20,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerSimCommands } from './commands/sim.js';
 import { registerTokenCommands } from './commands/token.js';
 import { registerWorkloadCommands } from './commands/workload.js';
-import { createContext } from './context.js';
+import { createContext, parseServerUrl } from './context.js';
 import { consoleOutput, type Output } from './output.js';
 
 /** Exit codes (docs/cli.md). */
@@ -52,7 +52,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const program = new Command('covenant')
     .description('Covenant: the governance control plane for confidential computing')
     .version(version)
-    .option('--server <url>', 'control plane URL (env COVENANT_SERVER; default from COVENANT_HOME/profile.json)')
+    .option('--server <url>', 'control plane URL (env COVENANT_SERVER; default from COVENANT_HOME/profile.json)', parseServerUrl)
     .showHelpAfterError('(run with --help for usage)')
     // Program options only before the subcommand, so a subcommand's own --version
     // (release register) is not taken for the program's.
@@ -83,7 +83,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
       sub.exitOverride().configureOutput({ writeOut: (text) => out.line(text.trimEnd()), writeErr: (text) => out.error(text.trimEnd()) });
       sub.showHelpAfterError('(run with --help for usage)');
       if (sub.commands.length === 0 && !LOCAL_COMMANDS.has(`${command.name()} ${sub.name()}`)) {
-        sub.option('--server <url>', 'control plane URL (env COVENANT_SERVER)');
+        sub.option('--server <url>', 'control plane URL (env COVENANT_SERVER)', parseServerUrl);
       }
       override(sub);
     }
@@ -105,7 +105,10 @@ export async function main(argv: readonly string[], out: Output = consoleOutput,
       return EXIT.usage;
     }
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      // A group named without a subcommand (`covenant workload`) prints its help to stderr
+      // with exit code 1: the command line did not say what to do. `covenant help` exits 0.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
       if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
       return EXIT.usage;
     }

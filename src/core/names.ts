@@ -83,13 +83,14 @@ export function configNameProblem(value: unknown): string | undefined {
   return patternProblem(value, CONFIG_NAME, '[a-z0-9][a-z0-9._-]{0,63}', 64);
 }
 
-// Shaped like a CEL identifier so a rule's name reads the same in diffs, results and
-// any future rule-to-rule references.
-const RULE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// A name, never evaluated: it appears in reason codes (`rule-failed:<name>`), diffs and
+// as an object key, so "-" is as safe as "_" (no ":", "/", spaces or dots). `__proto__`
+// is refused: as a key of a plain object it would vanish instead of naming a rule.
+const RULE_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
-/** A custom policy rule's name, e.g. `min_tcb_date`. */
+/** A custom policy rule's name, e.g. `min_tcb_date` or `min-tcb-date`. */
 export function ruleNameProblem(value: unknown): string | undefined {
-  return patternProblem(value, RULE_NAME, '[A-Za-z_][A-Za-z0-9_]{0,63} (letters, digits, "_")', 64);
+  return patternProblem(value, RULE_NAME, '[A-Za-z_][A-Za-z0-9_-]{0,63} (letters, digits, "_", "-"; not __proto__)', 64);
 }
 
 // "@" is allowed so members can be named by e-mail address.

@@ -180,7 +180,7 @@ export function decidePolicyUpdate(input: PolicyUpdateInput): PolicyVersion {
     if (!accepted.has(version) && !timeBoxed && (release.status === 'revoked' || release.status === 'retired')) {
       throw new CovenantError(
         'readmission-refused',
-        `release ${version} is ${release.status === 'revoked' ? 'revoked' : 'retired (removed by a completed rollout or an earlier policy)'} and cannot be accepted again; register and roll out a new release`,
+        `release ${version} is ${release.status === 'revoked' ? 'revoked' : 'retired (removed by a completed rollout or an earlier policy)'} and cannot be accepted again; register and roll out a new release (in an emergency, \`covenant policy break-glass\` accepts it for a time box)`,
       );
     }
     // Accepting what is already accepted keeps its deadline: only clearDeadlines lifts one.

@@ -80,7 +80,7 @@ describe('release versions', () => {
 describe('other names', () => {
   it.each<[NameValidator, string, string[], string[]]>([
     [validateConfigName, 'config', ['root-store', 'tls.ciphers', 'a_b'], ['Root', '-x', '', 'a b', '__proto__']],
-    [validateRuleName, 'rule', ['min_svn', '_x', 'Rule1'], ['1rule', 'min-svn', 'a.b', '']],
+    [validateRuleName, 'rule', ['min_svn', '_x', 'Rule1', 'min-svn'], ['1rule', '-x', 'a.b', 'a:b', '__proto__', '']],
     [validateMemberName, 'member', ['alice', 'alice@example.com', 'ops.bot-1'], ['Alice', '@alice', 'a b', '']],
     [validateRoleName, 'role', ['admin', 'release-manager'], ['Admin', '1role', 'a_b', 'r'.repeat(33)]],
     [validateTenantName, 'tenant', ['default', 'acme-1'], ['Default', 'a.b', '-x', '']],

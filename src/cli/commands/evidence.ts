@@ -2,34 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CovenantError } from '../../core/errors.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../../evidence/plugin.js';
-import { collect, type CliContext } from '../context.js';
+import { collect, timeArgument, type CliContext } from '../context.js';
 import { formatFields } from '../output.js';
 
 export const EVIDENCE_TYPES = ['sim', 'sev-snp', 'tpm', 'nitro', 'sgx', 'tdx', 'azure-snp-vtpm', 'nvidia-gpu'] as const;
 type EvidenceType = (typeof EVIDENCE_TYPES)[number];
 
-// A zone is required: a verification time that silently means local time would make
-// the same command accept on one machine and refuse on another.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
-
-export function parseTime(value: string): Date {
-  const match = DATE_TIME.exec(value);
-  const time = match === null ? Number.NaN : Date.parse(value.toUpperCase());
-  if (match === null || Number.isNaN(time)) throw new InvalidArgumentError('must be an ISO-8601 date-time with zone, e.g. 2025-01-01T00:00:00Z');
-  // Date.parse rolls 2022-02-30 over to March; a typo must not become another day.
-  const [year, month, day, hour, minute] = match.slice(1, 6).map(Number) as [number, number, number, number, number];
-  const second = match[6] === undefined ? 0 : Number(match[6]);
-  const calendar = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  const sameWallClock =
-    calendar.getUTCFullYear() === year &&
-    calendar.getUTCMonth() === month - 1 &&
-    calendar.getUTCDate() === day &&
-    calendar.getUTCHours() === hour &&
-    calendar.getUTCMinutes() === minute &&
-    calendar.getUTCSeconds() === second;
-  if (!sameWallClock) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a calendar date-time`);
-  return new Date(time);
-}
+/** Any time option: see `timeArgument` (relative times, or ISO-8601 with zone). */
+export const parseTime = timeArgument('any');
 
 export function parseHex(value: string): Uint8Array {
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(value)) throw new InvalidArgumentError('must be an even, non-zero number of hex digits');

@@ -4,6 +4,12 @@ import { encodeName } from '../client.js';
 import type { CliContext } from '../context.js';
 import { fleetTable } from './rollout.js';
 
+interface FleetRow {
+  release: string | null;
+  status: string;
+  instances: number;
+}
+
 interface ComplianceView {
   workload: string;
   at: string;
@@ -16,13 +22,26 @@ export function registerFleetCommands(program: Command, ctx: CliContext): void {
   const fleet = program.command('fleet').description('The fleet inventory: instances by release and their last verdicts');
 
   fleet
-    .command('status <workload>')
-    .description('Instances by matched release and latest verdict')
+    .command('status [workload]')
+    .description("Instances by matched release and latest verdict: one workload's, or without a workload every workload's")
     .option('--json', 'print JSON')
-    .action(async (workload: string, options: { json?: boolean }, command: Command) => {
-      const { fleet: rows } = await (await ctx.client(command)).get<{ fleet: { release: string | null; status: string; instances: number }[] }>(`/v1/workloads/${encodeName(workload)}/fleet`);
-      if (options.json) return ctx.out.json(rows);
-      ctx.out.table(fleetTable(rows), ['release', 'affirming', 'warning', 'contraindicated', 'total']);
+    .action(async (workload: string | undefined, options: { json?: boolean }, command: Command) => {
+      const client = await ctx.client(command);
+      const fleetOf = async (name: string): Promise<FleetRow[]> => (await client.get<{ fleet: FleetRow[] }>(`/v1/workloads/${encodeName(name)}/fleet`)).fleet;
+      if (workload !== undefined) {
+        const rows = await fleetOf(workload);
+        if (options.json) return ctx.out.json(rows);
+        return ctx.out.table(fleetTable(rows), ['release', 'affirming', 'warning', 'contraindicated', 'total']);
+      }
+      // The server has no fleet-wide route: one request per workload, in order.
+      const { workloads } = await client.get<{ workloads: { name: string }[] }>('/v1/workloads');
+      const fleets: { workload: string; fleet: FleetRow[] }[] = [];
+      for (const { name } of workloads) fleets.push({ workload: name, fleet: await fleetOf(name) });
+      if (options.json) return ctx.out.json(fleets);
+      ctx.out.table(
+        fleets.flatMap(({ workload: name, fleet: rows }) => (rows.length === 0 ? [{ workload: name, release: '(no instances)' }] : fleetTable(rows).map((row) => ({ workload: name, ...row })))),
+        ['workload', 'release', 'affirming', 'warning', 'contraindicated', 'total'],
+      );
     });
 
   fleet

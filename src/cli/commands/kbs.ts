@@ -29,6 +29,32 @@ export const defaultSimMeasurement = (workload: string): string => `sha256:${cre
 const KEY_TYPES = { 'ec-p256': 'EC-P256', 'ec-p384': 'EC-P384', rsa: 'RSA' } as const;
 
 /**
+ * What the instance's own result token says went wrong: the trust-vector claims of each
+ * appraisal that did not affirm (`executables=96 contraindicated`: no accepted release
+ * matched). The KBS refusal names only the verdict, and the token is this process's own,
+ * fresh from attest, so reading it unverified tells nothing the server did not say.
+ */
+export async function appraisalHint(token: string | undefined): Promise<string> {
+  if (token === undefined) return '';
+  const [{ decodeJwt }, { tierOf }] = await Promise.all([import('jose'), import('../../verifier/trust-vector.js')]);
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return '';
+  }
+  const parts: string[] = [];
+  for (const [name, appraisal] of Object.entries((claims['submods'] ?? {}) as Record<string, { 'ear.status'?: string; 'ear.trustworthiness-vector'?: Record<string, number> }>)) {
+    if (appraisal['ear.status'] === 'affirming') continue;
+    const failing = Object.entries(appraisal['ear.trustworthiness-vector'] ?? {})
+      .filter(([, value]) => tierOf(value) === 'warning' || tierOf(value) === 'contraindicated')
+      .map(([claim, value]) => `${claim}=${value} ${tierOf(value)}`);
+    if (failing.length > 0) parts.push(`${name}: ${failing.join(', ')}`);
+  }
+  return parts.length === 0 ? '' : `; the appraisal's trust vector says ${parts.join('; ')} (covenant attest prints the reason codes)`;
+}
+
+/**
  * `covenant kbs get`: one simulated TEE instance fetching one resource over the KBS
  * protocol (auth, attest, resource) with the SDK's client, printing the plaintext.
  * SIMULATED: the TEE key and the sim platform live in this process.
@@ -64,9 +90,9 @@ export function registerKbsCommands(program: Command, ctx: CliContext): void {
           }
         },
       });
-      const value = await client.getResource(resource, flags.version === undefined ? {} : { version: flags.version }).catch((error: unknown) => {
+      const value = await client.getResource(resource, flags.version === undefined ? {} : { version: flags.version }).catch(async (error: unknown) => {
         // The refusal's reason code (what the ledger records) names it on the one error line.
-        if (error instanceof KbsRefused) throw new ServerProblem(error.httpStatus, error.reason ?? error.kbsType, error.message);
+        if (error instanceof KbsRefused) throw new ServerProblem(error.httpStatus, error.reason ?? error.kbsType, `${error.message}${await appraisalHint(client.token)}`);
         throw error;
       });
       try {

@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import { CovenantError } from '../../core/errors.js';
 import { formatPolicyDiff, type PolicyDiff } from '../../policy/diff.js';
 import { encodeName } from '../client.js';
-import { collect, type CliContext } from '../context.js';
+import { RELATIVE_FORMS } from '../../core/duration.js';
+import { collect, timeArgument, type CliContext } from '../context.js';
 import { readInput } from './evidence.js';
 import { collectPairs, parseCount } from './release.js';
 
@@ -54,7 +55,7 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     .command('update <workload>')
     .description('Create the next policy version')
     .option('--accept <version>', 'accept a release (repeatable)', collect)
-    .option('--remove <version>', 'stop accepting a release (repeatable)', collect)
+    .option('--remove <version>', 'stop accepting a release for good: it becomes retired and no later update can accept it again (only break-glass, for a time box); repeatable', collect)
     .option('--floor <n>', 'security-version floor (never decreases)', parseCount)
     .option('--rule <name=CEL>', 'add or replace a custom CEL rule (repeatable)', collectPairs)
     .option('--drop-rule <name>', 'drop a custom rule (repeatable)', collect)
@@ -132,11 +133,13 @@ export function registerPolicyCommands(program: Command, ctx: CliContext): void 
     });
 
   policy
-    .command('at <workload> <time>')
-    .description('The policy version in force at an ISO-8601 time')
+    .command('at')
+    .description('The policy version in force at a time')
+    .argument('<workload>')
+    .argument('<time>', RELATIVE_FORMS.past, timeArgument('past'))
     .option('--json', 'print JSON')
-    .action(async (workload: string, time: string, options: { json?: boolean }, command: Command) => {
-      const shown = await (await ctx.client(command)).get<PolicyView>(`${base(workload)}/at`, { time });
+    .action(async (workload: string, time: Date, options: { json?: boolean }, command: Command) => {
+      const shown = await (await ctx.client(command)).get<PolicyView>(`${base(workload)}/at`, { time: time.toISOString() });
       if (options.json) return ctx.out.json(shown);
       printPolicy(ctx, shown);
     });

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { sha256Hex } from '../../core/canonical.js';
 import { encodeName } from '../client.js';
-import { collect, type CliContext } from '../context.js';
-import { parseTime } from './evidence.js';
+import { RELATIVE_FORMS } from '../../core/duration.js';
+import { collect, timeArgument, type CliContext } from '../context.js';
 
 interface ReleaseView {
   workload: string;
@@ -108,7 +108,7 @@ export function registerReleaseCommands(program: Command, ctx: CliContext): void
     .command('revoke <workload> <version>')
     .description('Revoke a release: refused at once, or accepted with a warning until --deadline; never accepted again')
     .requiredOption('--reason <text>', 'why (an advisory id, say): instances are told it, the ledger keeps it')
-    .option('--deadline <time>', 'ISO-8601 date-time with zone: accepted with a warning until then', parseTime)
+    .option('--deadline <time>', `accepted with a warning until then: ${RELATIVE_FORMS.future}`, timeArgument('future'))
     .option('--json', 'print JSON')
     .action(async (workload: string, version: string, options: { reason: string; deadline?: Date; json?: boolean }, command: Command) => {
       const revoked = await (await ctx.client(command)).post<{ version: string; deadline: string | null; policy?: { number: number; id: string } }>(

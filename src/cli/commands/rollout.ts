@@ -1,11 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { formatDuration, parseDuration } from '../../core/duration.js';
+import { formatDuration, parseDuration, RELATIVE_FORMS } from '../../core/duration.js';
 import { CovenantError } from '../../core/errors.js';
 import { DEADLINE_ACTIONS, parseWaves, type GateCondition } from '../../core/rollout.js';
 import { encodeName, type Client } from '../client.js';
-import { collect, type CliContext } from '../context.js';
+import { collect, timeArgument, type CliContext } from '../context.js';
 import { formatFields } from '../output.js';
-import { parseTime, readInput } from './evidence.js';
+import { readInput } from './evidence.js';
 
 export interface RolloutView {
   number: number;
@@ -119,6 +119,21 @@ function plainLine(view: StatusView): string {
   return `${view.at} #${r.number} ${r.status} wave ${r.wave}/${r.waves.length} ${r.wavePercent}%${gate} ${r.to} ${onTarget}/${total}${r.outcome ? `: ${r.outcome.reason}` : ''}`;
 }
 
+const parseRolloutNumber = (value: string): number => {
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw new InvalidArgumentError('must be a rollout number, 1 or more');
+  return Number(value);
+};
+
+/** The latest rollout, or rollout `number` with the current fleet (an ended one comes from the history). */
+async function watchedRollout(client: Client, workload: string, number: number | undefined): Promise<StatusView> {
+  const view = await client.get<StatusView>(`${base(workload)}/rollout`);
+  if (number === undefined || view.rollout?.number === number) return view;
+  const { rollouts } = await client.get<{ rollouts: RolloutView[] }>(`${base(workload)}/rollouts`);
+  const named = rollouts.find((r) => r.number === number);
+  if (named === undefined) throw new CovenantError('not-found', `workload ${workload} has no rollout #${number}${view.rollout === null ? '' : ` (the latest is #${view.rollout.number})`}`);
+  return { ...view, rollout: named };
+}
+
 async function printTransition(ctx: CliContext, client: Client, path: string, body: unknown, json: boolean | undefined): Promise<void> {
   const reply = await client.post<{ rollout: RolloutView; policy?: { number: number; id: string } }>(path, body);
   if (json) return ctx.out.json(reply);
@@ -138,7 +153,7 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
     .option('--from <version>', 'a release being replaced (repeatable; default: every release accepted now)', collect)
     .option('--waves <percentages>', 'share of the fleet on the new release at each wave, e.g. 1,10,50,100 (default 100)', parseWaveList)
     .option('--gate <file>', 'gates file (JSON): minAffirming, maxContraindicatedPercent, minSoak, health, autoAdvance, autoRollback')
-    .option('--deadline <time>', 'ISO-8601 date-time with zone by which the old releases must be gone', parseTime)
+    .option('--deadline <time>', `when the old releases must be gone: ${RELATIVE_FORMS.future}`, timeArgument('future'))
     .addOption(new Option('--on-deadline <action>', 'at the deadline: enforce (drop the old releases) or rollback (drop the new one)').choices(DEADLINE_ACTIONS).default('enforce'))
     .option('--raise-floor', "on completion, raise the security-version floor to the new release's")
     .requiredOption('--reason <text>', 'why: recorded in the ledger')
@@ -198,15 +213,22 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
 
   rollout
     .command('watch <workload>')
-    .description('Follow the rollout live (progress bars on a terminal, a line per change otherwise) until it ends; exit 1 on rollback')
+    .description('Follow the rollout in progress live (progress bars on a terminal, a line per change otherwise) until it ends; exit 1 on rollback. One that has already ended is refused unless named with --number')
+    .option('--number <n>', 'the rollout to watch (as `rollout history` numbers them); an ended one prints how it ended', parseRolloutNumber)
     .option('--interval <duration>', 'how often to look, e.g. 2s', parseSeconds, 2)
     .option('--timeout <duration>', 'give up after this long (exit 1)', parseSeconds)
-    .action(async (workload: string, options: { interval: number; timeout?: number }, command: Command) => {
+    .action(async (workload: string, options: { number?: number; interval: number; timeout?: number }, command: Command) => {
       const client = await ctx.client(command);
       const started = Date.now();
       let previous = '';
-      for (;;) {
-        const view = await client.get<StatusView>(`${base(workload)}/rollout`);
+      for (let first = true; ; first = false) {
+        const view = await watchedRollout(client, workload, options.number);
+        // After a `rollout start` that was refused, the latest rollout is the previous,
+        // finished one: showing it and exiting 0 would read as "the new one is done".
+        if (first && options.number === undefined && view.rollout !== null && view.rollout.status !== 'active') {
+          const r = view.rollout;
+          throw new CovenantError('conflict', `no rollout of ${workload} in progress: the latest, #${r.number} (→ ${r.to}), ${r.status === 'completed' ? 'completed' : 'was rolled back'}${r.outcome ? ` at ${r.outcome.at}` : ''}; run with --number ${r.number} to watch it anyway`);
+        }
         if (ctx.out.interactive) ctx.out.redraw([...statusLines(view, { bars: true }), `(every ${options.interval}s; Ctrl-C to stop watching)`]);
         else {
           const line = plainLine(view);

@@ -8,7 +8,9 @@ import type { CliContext } from '../context.js';
 import { formatFields } from '../output.js';
 import { DEFAULT_TENANT } from '../../core/model.js';
 import { DEFAULT_DATA_DIR, parseTenant } from './init.js';
-import { parseHex, parseTime } from './evidence.js';
+import { parseHex } from './evidence.js';
+import { RELATIVE_FORMS } from '../../core/duration.js';
+import { timeArgument } from '../context.js';
 
 interface VerifyFlags {
   at?: Date;
@@ -82,7 +84,7 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
   token
     .command('verify <token>')
     .description("Verify an attestation result token (EAR JWT, or - for standard input) with the server's JWKS and print its claims")
-    .option('--at <time>', 'check exp and iat at this ISO-8601 date-time with zone (default: now)', parseTime)
+    .option('--at <time>', `check exp and iat at this time: ${RELATIVE_FORMS.any} (default: now)`, timeArgument('any'))
     .option('--nonce <hex>', 'the nonce the token must carry (eat_nonce)', parseHex)
     .option('--workload <name>', 'require an appraisal of this workload')
     .option('--json', 'print the verified claims as JSON')
@@ -92,6 +94,18 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
       const claims = await verifyToken(jwt, jwks, options);
       if (options.json) return ctx.out.json(claims);
       ctx.out.line(formatFields(await summary(jwt, claims)));
+    });
+
+  token
+    .command('check <token>')
+    .description('Ask the server whether a result token (or - for standard input) still stands: signed by it, not expired, naming releases the policy in force accepts; exit 1 if not')
+    .option('--json', 'print the answer as JSON')
+    .action(async (argument: string, options: { json?: boolean }, command: Command) => {
+      const answer = await (await ctx.client(command)).post<{ valid: boolean; reasons: string[] }>('/v1/tokens/check', { token: await readToken(argument) });
+      if (options.json) ctx.out.json(answer);
+      else if (answer.valid) ctx.out.line('the token stands');
+      // A script asks for the exit code: a token that does not stand is a refusal.
+      if (!answer.valid) throw new CovenantError('forbidden', `the token does not stand: ${answer.reasons.join('; ')}`);
     });
 
   token
