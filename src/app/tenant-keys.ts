@@ -13,8 +13,8 @@ import type { KeyRotation } from '../verifier/token-keys.js';
  * the store or the ledger: `keys/<tenant>/log.pem` signs checkpoints,
  * `keys/<tenant>/token.pem` signs attestation results, `keys/<tenant>/session.key`
  * (32 random bytes) MACs attestation sessions, `keys/<tenant>/admins.json` names the
- * first admins the server enrols when it creates the tenant. Replicas sharing a store
- * must share these files.
+ * first admins the server enrols when it creates the tenant, and the key broker's
+ * `kek.key` and `sealing.key` (below). Replicas sharing a store must share these files.
  */
 export interface TenantKeys {
   readonly log: LogKey;
@@ -62,6 +62,9 @@ export async function createTenantKeys(dataDir: string, tenant: string, origin: 
   await write('token.pem', token.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   await write('origin', `${origin}\n`);
   await write('admins.json', `${JSON.stringify(admins, null, 2)}\n`);
+  // Made here, not at the first start, so that a copy of keys/ taken right after init
+  // holds every key a replica or a restore needs.
+  for (const name of Object.values(KEY_BROKER_FILES)) await write(name, randomBytes(KEY_BROKER_KEY_BYTES).toString('base64'));
   return loadTenantKeys(dataDir, tenant);
 }
 
@@ -134,33 +137,70 @@ export async function loadBootstrapAdmins(dataDir: string, tenant: string): Prom
 }
 
 /**
- * The key broker's two secrets, 32 random bytes each in base64 (mode 0600), created on
- * the first start that needs them, like `session.key`: `keys/<tenant>/kek.key`, the
- * key-encryption key of the file KMS (src/keys/kms.ts), and `keys/<tenant>/sealing.key`,
- * the master secret sealing-slot keys derive from (src/keys/slots.ts). Replicas must
- * share them; losing `kek.key` loses every stored secret, and replacing `sealing.key`
- * changes every sealing key.
+ * The key broker's two secrets, 32 random bytes each in base64 (mode 0600), created by
+ * init: `keys/<tenant>/kek.key`, the key-encryption key of the file KMS
+ * (src/keys/kms.ts), and `keys/<tenant>/sealing.key`, the master secret sealing-slot keys
+ * derive from (src/keys/slots.ts). Replicas must share them; losing `kek.key` loses every
+ * stored secret, and replacing `sealing.key` changes every sealing key. Their ids are
+ * recorded in the ledger (src/app/key-ids.ts), so a server holding other files refuses
+ * to start.
  */
 export interface KeyBrokerKeys {
   readonly kek: Uint8Array;
   readonly sealing: Uint8Array;
 }
 
+/** Public ids of the key broker's keys: the KMS key id and `sealingMasterId`. */
+export interface KeyBrokerKeyIds {
+  readonly kek: string;
+  readonly sealing: string;
+}
+
+export const KEY_BROKER_FILES: Readonly<Record<keyof KeyBrokerKeys, string>> = { kek: 'kek.key', sealing: 'sealing.key' };
+
 export const KEY_BROKER_KEY_BYTES = 32;
 
-async function randomKeyFile(path: string): Promise<Uint8Array> {
-  try {
-    await writeFile(path, randomBytes(KEY_BROKER_KEY_BYTES).toString('base64'), { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+/** The end of every refusal over key files: what the operator must do. */
+export const copyKeysHint = (dataDir: string, tenant: string): string =>
+  `copy keys/${tenant}/ from the data directory the tenant was initialised in (or its backup) to ${tenantDir(dataDir, tenant)}`;
+
+async function keyFile(path: string, create: boolean): Promise<Uint8Array | undefined> {
+  if (create) {
+    try {
+      await writeFile(path, randomBytes(KEY_BROKER_KEY_BYTES).toString('base64'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
-  const key = new Uint8Array(Buffer.from((await readFile(path, 'utf8')).trim(), 'base64'));
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const key = new Uint8Array(Buffer.from(text.trim(), 'base64'));
   if (key.length !== KEY_BROKER_KEY_BYTES) throw new CovenantError('bad-request', `${path} must hold ${KEY_BROKER_KEY_BYTES} bytes in base64`);
   return key;
 }
 
-export async function loadKeyBrokerKeys(dataDir: string, tenant: string): Promise<KeyBrokerKeys> {
+/**
+ * Reads the key broker's keys. `recorded` is what the tenant's ledger says they are:
+ * once recorded, a missing file is refused, never replaced by a new key (which would
+ * lose every stored value or change every sealing key). Without a record (a new
+ * tenant, or a data directory from before init made these files), a missing file is
+ * created, as it was at the first start before.
+ */
+export async function loadKeyBrokerKeys(dataDir: string, tenant: string, recorded?: KeyBrokerKeyIds): Promise<KeyBrokerKeys> {
   const dir = tenantDir(dataDir, tenant);
   if (!(await tenantKeysExist(dataDir, tenant))) throw new CovenantError('not-found', `no keys for tenant ${tenant} in ${dir}: run \`covenant init\` first`);
-  return { kek: await randomKeyFile(join(dir, 'kek.key')), sealing: await randomKeyFile(join(dir, 'sealing.key')) };
+  const load = async (which: keyof KeyBrokerKeys): Promise<Uint8Array> => {
+    const path = join(dir, KEY_BROKER_FILES[which]);
+    const key = await keyFile(path, recorded === undefined);
+    if (key === undefined) {
+      throw new CovenantError('conflict', `this server has no ${path}, tenant ${tenant}'s is ${recorded![which]}; ${copyKeysHint(dataDir, tenant)}`);
+    }
+    return key;
+  };
+  return { kek: await load('kek'), sealing: await load('sealing') };
 }

@@ -50,10 +50,11 @@ export function gcmOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): U
 
 /**
  * The default KMS: one AES-256 key-encryption key in `keys/<tenant>/kek.key` of the
- * data directory (created on first start, mode 0600, shared by replicas like the other
- * tenant keys). Its key id is `file:` and the first 16 hex digits of SHA-256 over a
- * label and the key, so a replica with a different file is noticed at the first unwrap
- * instead of producing garbage.
+ * data directory (created by init, mode 0600, shared by replicas like the other tenant
+ * keys). Its key id is `file:` and the first 16 hex digits of SHA-256 over a label and
+ * the key; the tenant's ledger records it (src/app/key-ids.ts), so a replica with a
+ * different file refuses to start, and the check at unwrap remains for values wrapped
+ * under a key this server does not hold.
  */
 export class FileKms implements KeyEncryptionService {
   readonly keyId: string;

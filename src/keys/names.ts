@@ -47,10 +47,15 @@ export function parseResource(value: unknown, field = 'resource'): ResourceName 
   return { repository, type, tag };
 }
 
-/** A resource a member may write: any valid name outside the broker's own repository. */
+/**
+ * A resource a member may write: any valid name outside the broker's own repository,
+ * in any case — `Sealing/key/current` beside `sealing/key/current` would be read as the
+ * slot by one client and as a stored secret by another. Segments are ASCII only, so no
+ * Unicode look-alike of the name can be written either.
+ */
 export function parseWritableResource(value: unknown, field = 'resource'): ResourceName {
   const name = parseResource(value, field);
-  if (name.repository === SEALING_REPOSITORY) {
+  if (name.repository.toLowerCase() === SEALING_REPOSITORY) {
     const message = `the repository ${SEALING_REPOSITORY} holds the derived sealing-key slots; secrets cannot be stored there`;
     throw new CovenantError('validation-failed', `${field}: ${message}`, { issues: [{ field, message }] });
   }

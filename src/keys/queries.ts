@@ -7,10 +7,13 @@ import { DEFAULT_MIGRATION_WINDOW_SECONDS } from './slots.js';
 
 type Db = Kysely<Database> | Tx;
 
+/**
+ * A version as members see it. Its plaintext length is left out: a value's length tells
+ * a reader something about it (a password's, a key's type), and listing it served no one.
+ */
 export interface SecretVersion {
   readonly version: number;
   readonly digest: string;
-  readonly size: number;
   readonly kek: string;
   readonly createdAt: string;
   readonly createdBy: string;
@@ -40,7 +43,6 @@ const metaFromRow = (row: SecretsTable): SecretMeta => ({
 const versionFromRow = (row: SecretVersionsTable): SecretVersion => ({
   version: row.version,
   digest: row.digest,
-  size: row.size,
   kek: row.kek,
   createdAt: row.created_at,
   createdBy: row.created_by,

@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto';
+import { createHash, hkdfSync } from 'node:crypto';
 import { canonicalJson } from '../core/canonical.js';
 import type { Release } from '../core/model.js';
 import type { Rollout } from '../core/rollout.js';
@@ -52,6 +52,15 @@ export interface SlotRelease {
 export interface DerivedSlotKey {
   readonly key: Uint8Array;
   readonly kid: string;
+}
+
+/**
+ * A public id of the tenant master secret, `sealing:` and 16 hex digits of SHA-256 over a
+ * label and the secret (like the file KMS's key id): recorded in the ledger so that a
+ * replica holding another `sealing.key` refuses to start instead of handing out other keys.
+ */
+export function sealingMasterId(master: Uint8Array): string {
+  return `sealing:${createHash('sha256').update('covenant sealing master id v1\n').update(master).digest('hex').slice(0, 16)}`;
 }
 
 export function deriveSlotKey(master: Uint8Array, tenant: string, workload: string, release: SlotRelease): DerivedSlotKey {

@@ -3,12 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import { AttestationService, type EvidenceVerifier } from '../app/attestation.js';
 import { VerificationMaterial } from '../app/verification-material.js';
 import { ControlPlane } from '../app/control-plane.js';
-import { loadBootstrapAdmins, loadKeyBrokerKeys, loadTenantKeys } from '../app/tenant-keys.js';
+import { requireTrustBaseMatchesLedger } from '../app/state-check.js';
+import { loadBootstrapAdmins, loadKeyBrokerKeys, loadTenantKeys, type KeyBrokerKeyIds } from '../app/tenant-keys.js';
+import { keysRecordedEntry, recordedKeyIds, recordKeyIds } from '../app/key-ids.js';
 import { createTenant } from '../ceremony/members.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CovenantError } from '../core/errors.js';
 import { KeyBroker } from '../keys/broker.js';
 import { FileKms } from '../keys/kms.js';
+import { sealingMasterId } from '../keys/slots.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { buildServer, REDACTED_PATHS } from './app.js';
@@ -52,25 +55,32 @@ export interface RunningServer {
 }
 
 /**
- * Creates the tenant on first start (through the spine, as `system:bootstrap`), or
- * checks that this data directory's log key is the one the tenant was created with.
+ * Creates the tenant on first start (through the spine, as `system:bootstrap`) with the
+ * ids of the key broker's keys, or checks that this data directory's log key is the one
+ * the tenant was created with and its key broker keys the ones recorded (recording them
+ * for a tenant created before they were).
  */
-async function ensureTenant(cp: ControlPlane, dataDir: string, tenant: string): Promise<void> {
+async function ensureTenant(cp: ControlPlane, dataDir: string, tenant: string, brokerKeys: KeyBrokerKeyIds): Promise<void> {
   const key = cp.logKey(tenant);
   const row = await cp.store.db.selectFrom('tenants').select(['log_vkey']).where('id', '=', tenant).executeTakeFirst();
   if (row) {
     if (row.log_vkey !== key.vkey) {
       throw new CovenantError('conflict', `the log key in ${dataDir} is not the one tenant ${tenant} was created with (${row.log_vkey})`);
     }
+    await cp.execute(tenant, recordKeyIds(brokerKeys, dataDir));
     return;
   }
   const admins = await loadBootstrapAdmins(dataDir, tenant);
+  const create = createTenant({ origin: key.origin, logVkey: key.vkey }, admins);
   try {
-    await cp.execute(tenant, createTenant({ origin: key.origin, logVkey: key.vkey }, admins));
+    await cp.execute(tenant, async (tx, ctx) => {
+      const created = await create(tx, ctx);
+      return { ...created, entries: [...created.entries, keysRecordedEntry(brokerKeys)] };
+    });
   } catch (error) {
-    // Another replica won the race to create it; its key must then match ours.
+    // Another replica won the race to create it; its keys must then match ours.
     if (!(error instanceof CovenantError && error.type === 'conflict')) throw error;
-    await ensureTenant(cp, dataDir, tenant);
+    await ensureTenant(cp, dataDir, tenant, brokerKeys);
   }
 }
 
@@ -91,7 +101,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       },
       onBatch: metrics.onBatch,
     });
-    await ensureTenant(cp, dataDir, options.tenant);
+    // A recorded key is never replaced by a new file: see loadKeyBrokerKeys.
+    const brokerKeys = await loadKeyBrokerKeys(dataDir, options.tenant, await recordedKeyIds(store.db, options.tenant));
+    const kms = new FileKms(brokerKeys.kek);
+    await ensureTenant(cp, dataDir, options.tenant, { kek: kms.keyId, sealing: sealingMasterId(brokerKeys.sealing) });
+    // Who may act and what is accepted must be the ledger's, not rows edited while stopped.
+    await requireTrustBaseMatchesLedger(store.db, options.tenant);
     const material = new VerificationMaterial(store, options.tenant, clock);
     const attestationOptions = {
       cp,
@@ -102,11 +117,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
     };
-    const brokerKeys = await loadKeyBrokerKeys(dataDir, options.tenant);
     const keyBroker = new KeyBroker({
       cp,
       tenant: options.tenant,
-      kms: new FileKms(brokerKeys.kek),
+      kms,
       sealingMaster: brokerKeys.sealing,
       sessionKey: keys.session,
       verifiers: options.verifiers,

@@ -32,7 +32,7 @@ interface MetaView {
   createdAt: string;
   createdBy: string;
   updatedAt: string;
-  versions?: { version: number; digest: string; size: number; kek: string; createdAt: string; createdBy: string }[];
+  versions?: { version: number; digest: string; kek: string; createdAt: string; createdBy: string }[];
 }
 
 interface SlotsView {
@@ -115,7 +115,7 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
 
   secret
     .command('meta <resource>')
-    .description("Show a resource's versions (digest, size, key id) and release rules — never its value")
+    .description("Show a resource's versions (digest, key id) and release rules — never its value")
     .option('--json', 'print as JSON')
     .action(async (resource: string, options: { json?: boolean }, command: Command) => {
       const meta = await (await ctx.client(command)).get<MetaView>(`/v1/secrets/${resourcePath(resource)}`);
@@ -130,7 +130,7 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
         ]),
       );
       for (const rule of meta.rules) ctx.out.line(ruleLine(rule));
-      ctx.out.table(meta.versions ?? [], ['version', 'size', 'digest', 'kek', 'createdAt', 'createdBy']);
+      ctx.out.table(meta.versions ?? [], ['version', 'digest', 'kek', 'createdAt', 'createdBy']);
     });
 
   secret
