@@ -15,6 +15,12 @@ export default defineConfig({
     // on the real server and CLI processes of test/e2e (the default here would be one).
     maxWorkers: 2,
     execArgv: ['--report-on-signal', `--report-directory=${REPORT_DIRECTORY}`],
-    reporters: ['default', './test/support/summary-reporter.ts', ['./test/support/stall-reporter.ts', { reportDirectory: REPORT_DIRECTORY }]],
+    setupFiles: ['./test/support/worker-title.ts'],
+    // The test command (scripts/test.mjs) names the files these write; a bare `vitest run` does without.
+    reporters: [
+      'default',
+      ['./test/support/summary-reporter.ts', { summaryFile: process.env.COVENANT_TEST_SUMMARY }],
+      ['./test/support/stall-reporter.ts', { reportDirectory: REPORT_DIRECTORY, stallsFile: process.env.COVENANT_TEST_STALLS }],
+    ],
   },
 });

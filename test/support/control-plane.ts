@@ -16,6 +16,9 @@ import { Metrics } from '../../src/server/metrics.js';
 import type { Store } from '../../src/store/store.js';
 import { newSessionKey } from '../../src/verifier/session.js';
 
+/** The authority fastify's inject addresses (Host `localhost:80`), which signed test requests cover. */
+export const INJECT_AUTHORITY = 'localhost';
+
 /** A member identity usable to sign test requests. */
 export interface TestMember {
   readonly name: string;
@@ -132,6 +135,7 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
       const [path, query] = url.split('?') as [string, string | undefined];
       const headers = signRequest({
         method,
+        authority: INJECT_AUTHORITY,
         path,
         query,
         body: payload,

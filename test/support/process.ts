@@ -27,10 +27,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `covenant serve` as a real process and waits until it prints its URL. */
-export async function startServerProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+/**
+ * Starts `covenant serve` as a real process and waits until it prints its URL; with
+ * `exact`, on `args` alone rather than on a free port at log level warn.
+ */
+export async function startServerProcess(args: readonly string[], env: NodeJS.ProcessEnv, options: { readonly exact?: boolean } = {}): Promise<ServerProcess> {
   requireBuild();
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'warn', ...args], {
+  const child = spawn(process.execPath, [CLI, 'serve', ...(options.exact === true ? [] : ['--listen', '127.0.0.1:0', '--log-level', 'warn']), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

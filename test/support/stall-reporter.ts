@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
@@ -20,16 +20,25 @@ export interface RunProgress {
   readonly running: ReadonlyMap<string, { readonly since: number; readonly test?: string }>;
 }
 
+/** A file that has run past the limit, or (no `file`) a run in which nothing has happened for that long. */
+export interface Stall {
+  readonly file?: string;
+  readonly message: string;
+}
+
 /** What has stalled at `now`: each file running longer than the limit, or the whole run gone quiet. */
-export function findStalls(progress: RunProgress, now: number, limitMs = STALL_LIMIT_MS): string[] {
-  const stalls = [...progress.running]
+export function findStalls(progress: RunProgress, now: number, limitMs = STALL_LIMIT_MS): Stall[] {
+  const stalls: Stall[] = [...progress.running]
     .filter(([, { since }]) => now - since > limitMs)
-    .map(([file, { since, test }]) => `${file} has run for ${Math.round((now - since) / 1000)} s${test ? `, in "${test}"` : ''}`);
+    .map(([file, { since, test }]) => ({ file, message: `${file} has run for ${Math.round((now - since) / 1000)} s${test ? `, in "${test}"` : ''}` }));
   if (stalls.length === 0 && now - progress.lastEventAt > limitMs) {
-    stalls.push(`no test file has been queued or finished for ${Math.round((now - progress.lastEventAt) / 1000)} s`);
+    stalls.push({ message: `no test file has been queued or finished for ${Math.round((now - progress.lastEventAt) / 1000)} s` });
   }
   return stalls;
 }
+
+/** The title a worker takes while it runs `file` (test/support/worker-title.ts): how a stalled file's process is found. */
+export const workerTitle = (file: string): string => `vitest worker: ${file}`;
 
 export default class StallReporter implements Reporter {
   private lastEventAt = Date.now();
@@ -37,6 +46,7 @@ export default class StallReporter implements Reporter {
   private timer: NodeJS.Timeout | undefined;
   private readonly limitMs: number;
   private readonly reportDirectory: string | undefined;
+  private readonly stallsFile: string | undefined;
   private stopping = false;
 
   /**
@@ -44,10 +54,13 @@ export default class StallReporter implements Reporter {
    * `reportDirectory` is where the workers write Node diagnostic reports on SIGUSR2 (they run
    * with `--report-on-signal`): a stalled worker's JavaScript stack and libuv handles say what it
    * waits for, which its process state alone cannot.
+   * `stallsFile`: where the files stopped for a stall are listed, one a line, for the test
+   * command to run them once more (scripts/test.mjs); without it a stall ends the run.
    */
-  constructor(options: { readonly limitMs?: number; readonly reportDirectory?: string } = {}) {
+  constructor(options: { readonly limitMs?: number; readonly reportDirectory?: string; readonly stallsFile?: string } = {}) {
     this.limitMs = options.limitMs ?? STALL_LIMIT_MS;
     this.reportDirectory = options.reportDirectory;
+    this.stallsFile = options.stallsFile;
     if (this.reportDirectory !== undefined) mkdirSync(this.reportDirectory, { recursive: true });
   }
 
@@ -89,19 +102,47 @@ export default class StallReporter implements Reporter {
     this.stopping = true;
     const processes = descendants(process.pid);
     process.stderr.write(
-      `\nThe test run has stalled; stopping it and its processes.\n${stalls.map((s) => `  ${s}\n`).join('')}` +
+      `\nThe test run has stalled.\n${stalls.map((stall) => `  ${stall.message}\n`).join('')}` +
         `Processes:\n${processes.map((p) => `${'  '.repeat(p.depth)}${p.pid} (${p.seconds} s, cpu ${p.cpuSeconds} s, ${p.state} in ${p.wchan}) ${p.args.slice(0, 160)}\n`).join('')}`,
     );
-    if (this.reportDirectory !== undefined) process.stderr.write(await workerReports(processes.filter((p) => p.depth === 1), this.reportDirectory));
-    for (const { pid } of processes) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+    // A stalled file's worker is stopped alone, so that vitest fails that file and runs the
+    // rest; the test command runs it once more. A quiet run, or a worker that cannot be
+    // told apart, ends the run.
+    const workers = stalls.map((stall) => (stall.file === undefined ? undefined : processes.find((p) => p.depth === 1 && p.args === workerTitle(stall.file!))));
+    const stoppable = this.stallsFile !== undefined && workers.every((worker) => worker !== undefined);
+    const targets = stoppable ? (workers as ProcessEntry[]) : processes.filter((p) => p.depth === 1);
+    if (this.reportDirectory !== undefined) process.stderr.write(await workerReports(targets, this.reportDirectory));
+    if (!stoppable) {
+      process.stderr.write('Stopping the run and its processes.\n');
+      kill(processes);
+      process.exit(1);
     }
-    process.exit(1);
+    for (const [i, stall] of stalls.entries()) {
+      process.stderr.write(`Stopping the worker of ${stall.file}; it will be run once more after the others.\n`);
+      appendFileSync(this.stallsFile!, `${stall.file}\n`);
+      this.running.delete(stall.file!);
+      kill([workers[i]!, ...processes.filter((p) => isBelow(p, workers[i]!, processes))]);
+    }
+    this.lastEventAt = Date.now();
+    this.stopping = false;
   }
+}
+
+function kill(processes: readonly ProcessEntry[]): void {
+  for (const { pid } of processes) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Whether `p` descends from `ancestor` (servers and commands a test started). */
+function isBelow(p: ProcessEntry, ancestor: ProcessEntry, all: readonly ProcessEntry[]): boolean {
+  const byPid = new Map(all.map((entry) => [entry.pid, entry]));
+  for (let parent = byPid.get(p.ppid); parent !== undefined; parent = byPid.get(parent.ppid)) if (parent.pid === ancestor.pid) return true;
+  return false;
 }
 
 /**
@@ -157,6 +198,7 @@ export function summariseReport(text: string): string {
 
 interface ProcessEntry {
   readonly pid: number;
+  readonly ppid: number;
   readonly seconds: number;
   /** CPU seconds used, the scheduler state and the kernel function it sleeps in: tells a busy loop from a blocked write or an idle event loop. */
   readonly cpuSeconds: number;
@@ -179,7 +221,7 @@ function descendants(root: number): ProcessEntry[] {
     const match = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(.*)$/.exec(row);
     if (!match || match[7]!.startsWith('ps -eo')) continue;
     const ppid = Number(match[2]);
-    const entry = { pid: Number(match[1]), seconds: Number(match[3]), cpuSeconds: Number(match[4]), state: match[5]!, wchan: match[6]!, args: match[7]! };
+    const entry = { pid: Number(match[1]), ppid, seconds: Number(match[3]), cpuSeconds: Number(match[4]), state: match[5]!, wchan: match[6]!, args: match[7]! };
     children.set(ppid, [...(children.get(ppid) ?? []), entry]);
   }
   const found: ProcessEntry[] = [];
