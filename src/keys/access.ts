@@ -3,7 +3,6 @@ import { LruCache } from '../core/lru.js';
 import type { Actor, PolicyVersion, Release } from '../core/model.js';
 import type { Rollout } from '../core/rollout.js';
 import type { Decision, Unit } from '../ledger/committer.js';
-import type { NewEntry } from '../ledger/entry.js';
 import { policyById, releasesByVersion } from '../policy/queries.js';
 import { rolloutHistory } from '../rollout/queries.js';
 import type { Tx } from '../store/store.js';
@@ -11,7 +10,7 @@ import type { EarClaims } from '../verifier/ear.js';
 import { TokenStandingCheck } from '../verifier/token-standing.js';
 import { normaliseSetKey, releaseSetKeySql } from '../verifier/verdict-reads.js';
 import { earActivation } from './activation.js';
-import { KBS_ATTESTATION_REFUSED, SECRET_REFUSED, SECRET_RELEASED, type AccessSubject, type KbsAttestationRefused, type SecretRefused, type SecretReleased } from './events.js';
+import { SECRET_REFUSED, SECRET_RELEASED, type AccessSubject, type SecretRefused, type SecretReleased } from './events.js';
 import { formatResource, slotOf, type ResourceName, type Slot } from './names.js';
 import { secretVersion } from './queries.js';
 import { refusalError, type RefusalCode } from './refusals.js';
@@ -193,27 +192,5 @@ export function releaseResource(input: AccessInput): Unit<Grant> {
     }
     const digest = await input.reads.digest(tx, ctx.tenant, resource, decision.version);
     return released(input, subject, { version: decision.version, rulesRevision: secret.rulesRevision, rule: decision.rule }, { kind: 'secret', resource, version: decision.version, digest });
-  };
-}
-
-/**
- * A refusal decided before any state was needed (a token whose key is not the
- * session's), recorded as such.
- */
-export function recordRefusal(input: Omit<AccessInput, 'reads'>, reason: RefusalCode, message: string): Unit<never> {
-  return async (tx, ctx) => {
-    const policy = await tx.selectFrom('policy_versions').select('id').where('tenant', '=', ctx.tenant).where('workload', '=', input.workload).orderBy('number', 'desc').limit(1).executeTakeFirst();
-    const subject: AccessSubject = { instance: input.instance, release: input.claims.submods[input.workload]?.['covenant.release'] ?? null, policy: policy?.id ?? null };
-    const payload: SecretRefused = { resource: formatResource(input.resource), ...subject, version: input.version ?? null, rulesRevision: null, rule: null, reason, message };
-    const entry: NewEntry<SecretRefused> = { type: SECRET_REFUSED, actor: actorOf(input.instance), workload: input.workload, payload };
-    return { entries: [entry], rejection: refusalError(reason, message) };
-  };
-}
-
-/** An attestation posted to a spent session: its nonce was already used. */
-export function refuseReplayedAttestation(refusal: KbsAttestationRefused & { readonly workload: string }): Unit<never> {
-  return async () => {
-    const { workload, ...payload } = refusal;
-    return { entries: [{ type: KBS_ATTESTATION_REFUSED, actor: actorOf(refusal.instance), workload, payload }], rejection: refusalError(refusal.reason, refusal.message) };
   };
 }

@@ -13,13 +13,13 @@ import { verifyEar, type EarClaims } from '../verifier/ear.js';
 import { encodeEnvelope, ATTESTATION_MEDIA_TYPE } from '../verifier/envelope.js';
 import { SessionCodec, type AttestationSession } from '../verifier/session.js';
 import { thumbprintOf } from '../verifier/token-keys.js';
-import { AccessReads, recordRefusal, refuseReplayedAttestation, releaseResource, type Grant } from './access.js';
+import { AccessReads, releaseResource, timeRefusal, type Grant } from './access.js';
 import { encryptToTee, type KbsResponse } from './jwe.js';
 import { encodeChallengeNonce, KBS_PRIMARY_EVIDENCE, kbsEvidencePlugin, kbsEvidenceType } from './kbs-evidence.js';
 import type { KeyEncryptionService } from './kms.js';
 import { formatResource, parseResource, parseWritableResource, type ResourceName } from './names.js';
 import { migrationWindow, sealedBody } from './queries.js';
-import { KbsError } from './refusals.js';
+import { KbsError, refusalError } from './refusals.js';
 import { parseKbsAttestation } from './runtime-data.js';
 import { sealValue, unsealValue } from './sealed.js';
 import { deriveSlotKey, resolveSlot } from './slots.js';
@@ -57,7 +57,7 @@ export interface KeyBrokerOptions {
 export const KBS_COOKIE = 'kbs-session-id';
 /** Challenge nonces: 32 random bytes, as Trustee issues them. */
 const NONCE_BYTES = 32;
-/** Tokens are verified for signature and shape at any age; their time is judged (and a refusal ledgered) in the spine. */
+/** Tokens are verified for signature and shape at any age; their time is judged apart (timeRefusal), so a late one is refused by name. */
 const ANY_AGE_SECONDS = 100 * 365 * 86_400;
 
 const RequestSchema = z.strictObject({
@@ -166,7 +166,7 @@ export class KeyBroker {
         case 'session-expired':
           throw new KbsError('ExpiredCookie', error.message);
         case 'conflict':
-          return this.#replayed(kbsTee, session, document.teeKey.jwk, error.message);
+          return this.#replayed(kbsTee, session, error.message);
         case 'evidence-invalid':
           throw new KbsError('AttestationFailed', error.message, `evidence-invalid:${error instanceof EvidenceError ? error.reason : 'unknown'}`);
         case 'bad-request':
@@ -182,13 +182,14 @@ export class KeyBroker {
     return { token, maxAgeSeconds };
   }
 
-  async #replayed(kbsTee: KbsTee, token: string, teeKey: Readonly<Record<string, string>>, message: string): Promise<never> {
+  /**
+   * A spent session proves nothing about its sender, and the key in the message is the
+   * sender's claim: refused (and counted at the edge), never ledgered, or anyone holding
+   * one spent cookie could write entries without end under any instance name.
+   */
+  #replayed(kbsTee: KbsTee, token: string, message: string): never {
     const session = kbsTee.sessions.open(token, this.#options.cp.clock());
-    const instance = await thumbprintOf(teeKey as JsonWebKey);
-    return this.#options.cp.execute(
-      this.#options.tenant,
-      refuseReplayedAttestation({ session: session.id, instance, workload: session.workload, reason: 'replayed-nonce', message: `${message} (challenge ${encodeChallengeNonce(session.nonce)})` }),
-    );
+    throw refusalError('replayed-nonce', `${message} (challenge ${encodeChallengeNonce(session.nonce)})`);
   }
 
   /** `GET /kbs/v0/resource/<repository>/<type>/<tag>`: the secret as a JWE to the attested key. */
@@ -206,14 +207,18 @@ export class KeyBroker {
       throw new KbsError('TokenNotFound', credentials.cookie === undefined ? 'no attestation token: send Authorization: Bearer <token>, or attest first' : `the ${KBS_COOKIE} session is not attested yet: POST /kbs/v0/attest first`);
     }
     const token = await this.#verified(presented, keys);
-    const input = { resource, ...(version === undefined ? {} : { version: Number(version) }), claims: token.claims, workload: token.workload, instance: token.instance };
     const { cp, tenant } = this.#options;
+    // Refusals of a token that does not hold as a credential are decided here, before the
+    // spine: a bearer token proves nothing of its presenter, so an expired one (or two
+    // naming different keys) may be replayed at will — counted at the edge, never
+    // ledgered. The spine judges time again inside its transaction.
+    const late = timeRefusal(token.claims, cp.clock());
+    if (late !== undefined) throw refusalError(late.reason, late.message);
     if (credentials.bearer !== undefined && sessionToken !== undefined) {
       const session = await this.#verified(sessionToken, keys);
-      if (session.instance !== token.instance) {
-        await cp.execute(tenant, recordRefusal(input, 'tee-key-mismatch', `the token is bound to key ${token.instance}, but this session attested key ${session.instance}`));
-      }
+      if (session.instance !== token.instance) throw refusalError('tee-key-mismatch', `the token is bound to key ${token.instance}, but this session attested key ${session.instance}`);
     }
+    const input = { resource, ...(version === undefined ? {} : { version: Number(version) }), claims: token.claims, workload: token.workload, instance: token.instance };
     const grant = await cp.execute(tenant, releaseResource({ ...input, reads: this.#reads }));
     const plaintext = await this.#plaintext(grant);
     try {

@@ -36,7 +36,11 @@ const PROBLEM: Readonly<Record<KbsErrorName, ProblemType>> = {
   ResourceNotFound: 'not-found',
 };
 
-/** Refusals of a resource request (and of an attestation) that are ledgered, by code. */
+/**
+ * Refusals of a resource request (and of an attestation), by code, with the KBS error name
+ * they are answered with. Only those of an instance whose token verified are ledgered; the
+ * rest are counted in `covenant_refusals_total`.
+ */
 export const REFUSAL_NAMES = {
   /** The bearer token's cnf key is not the key of the session presenting it. */
   'tee-key-mismatch': 'TokenVerifierError',

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PolicyDocument } from '../core/model.js';
 import { describeGate, type GateEvaluation, type Rollout } from '../core/rollout.js';
 
@@ -73,4 +74,32 @@ export function answerGate(question: GateQuestion, situation: GateSituation): Ga
     return { allowed: true, reason: `the last wave's gate passed: ${describeGate(gate)}` };
   }
   return { allowed: true, reason: `rollout #${active.document.number} to ${active.document.to} at wave ${active.wave + 1} of ${active.document.waves.length}: ${describeGate(gate)}` };
+}
+
+/**
+ * Gate credentials. Argo and Flagger send static headers (or, for Flagger, which has no
+ * header setting, static webhook metadata), so they cannot sign requests: each rollout
+ * gets a bearer credential a member issues (`covenant rollout gate-token`), shown once
+ * and kept only as its SHA-256 digest. It opens the gate endpoints of its workload while
+ * its rollout is the workload's latest, and nothing else.
+ */
+export const GATE_CREDENTIAL_PREFIX = 'covgate_';
+/** The webhook metadata key Flagger carries the credential in. */
+export const FLAGGER_CREDENTIAL_KEY = 'covenantGateToken';
+const CREDENTIAL = /^covgate_[A-Za-z0-9_-]{43}$/;
+
+export const gateCredentialDigest = (credential: string): string => createHash('sha256').update(credential).digest('hex');
+
+/** The credential a call presents: `Authorization: Bearer …`, else Flagger's metadata; undefined when none is well-formed. */
+export function presentedGateCredential(authorization: string | undefined, metadata: Readonly<Record<string, string>> | undefined): string | undefined {
+  const bearer = authorization === undefined ? undefined : /^Bearer (\S+)$/.exec(authorization)?.[1];
+  const presented = bearer ?? metadata?.[FLAGGER_CREDENTIAL_KEY];
+  return presented !== undefined && CREDENTIAL.test(presented) ? presented : undefined;
+}
+
+/** Whether `presented` is the credential of `digest`, in time independent of where they differ. */
+export function credentialHolds(presented: string, digest: string): boolean {
+  const expected = Buffer.from(digest, 'hex');
+  const actual = Buffer.from(gateCredentialDigest(presented), 'hex');
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
 }

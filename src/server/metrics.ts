@@ -21,6 +21,20 @@ export class Metrics {
     help: 'Ledger entries committed',
     registers: [this.registry],
   });
+  /**
+   * Requests refused before their sender was authenticated (a spent KBS session, an
+   * expired or mismatched token, a gate call without its credential), by endpoint and
+   * reason code. They are counted here and never ledgered: the ledger records what
+   * authenticated actors did, and an anonymous sender must not be able to grow it.
+   * KBS refusals the broker does ledger (policy says no to an attested instance) are
+   * counted here too, so one series shows every refusal by reason.
+   */
+  readonly refusals = new Counter({
+    name: 'covenant_refusals_total',
+    help: 'Requests refused at the KBS and gate endpoints, by endpoint and reason code',
+    labelNames: ['endpoint', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly ledgerBatch = new Histogram({
     name: 'covenant_ledger_batch_units',
     help: 'Commands sharing one ledger transaction (group commit)',

@@ -2,10 +2,11 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { calculateJwkThumbprint, flattenedDecrypt, type FlattenedJWE } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { KbsAttestationRefused, SecretRefused } from '../../src/keys/events.js';
+import type { SecretRefused } from '../../src/keys/events.js';
 import { kbsReportData } from '../../src/keys/runtime-data.js';
 import type { LedgerEntry } from '../../src/ledger/entry.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
+import { refusalCount } from '../server/refusal-metrics.js';
 import { describeEachBackend } from '../store/backends.js';
 import { appended, expectKbsProblem, measurementOf, putSecret, setRule, setUpWorkload, useBrokerServer, WORKLOAD, type BrokerServer } from './support.js';
 
@@ -56,6 +57,9 @@ function resource(server: BrokerServer, path: string, headers: Record<string, st
   return server.app.inject({ method: 'GET', url: `/kbs/v0/resource/${path}`, headers });
 }
 
+/** Replays of one spent credential: each would once have been a permanent ledger entry. */
+const REPLAYS = 1_000;
+
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** Runs `action` and returns its response and the one `secret.refused` entry it appended. */
@@ -86,16 +90,15 @@ describeEachBackend('key release refusals', (backend) => {
     }
   });
 
-  it('wrong TEE key: a token whose cnf key is not the session’s is refused and recorded', async () => {
+  it('wrong TEE key: a token whose cnf key is not the session’s is refused, counted and not ledgered (the presenter proved neither key)', async () => {
     const server = fixture();
     await setUp(server);
     const victim = await rcar(server);
     const thief = await rcar(server);
-    const { res, entry } = await refusedWithEntry(server, () => resource(server, 'default/key/db', { ...bearer(victim.token), cookie: `kbs-session-id=${thief.cookie}` }));
+    const { result: res, entries } = await appended(server.app, () => resource(server, 'default/key/db', { ...bearer(victim.token), cookie: `kbs-session-id=${thief.cookie}` }));
     expectKbsProblem(res, 401, 'TokenVerifierError', 'tee-key-mismatch');
-    expect(entry).toMatchObject({ actor: `instance:${victim.thumbprint}`, workload: WORKLOAD });
-    expect(entry.payload).toMatchObject({ resource: 'default/key/db', instance: victim.thumbprint, reason: 'tee-key-mismatch', release: { version: '1.0.0' } });
-    expect(entry.payload.policy).toMatch(/^[0-9a-f]{64}$/);
+    expect(entries).toEqual([]);
+    expect(await refusalCount(server.app, 'kbs', 'tee-key-mismatch')).toBe(1);
 
     // A stolen token alone gains nothing: the reply is encrypted to the victim's key.
     const stolen = await resource(server, 'default/key/db', bearer(victim.token));
@@ -113,34 +116,42 @@ describeEachBackend('key release refusals', (backend) => {
     expect(entries.map((e) => [e.type, (e.payload as { status: string }).status])).toEqual([['attestation.verdict', 'contraindicated']]);
   });
 
-  it('replayed nonce: a second attestation on a spent session is refused and recorded', async () => {
+  it('replayed nonce: attestations on a spent session are refused and counted, never ledgered (their key is the sender’s claim)', async () => {
     const server = fixture();
     await setUp(server);
     const { nonce, cookie } = await auth(server);
     const { jwk } = teeKey();
     const body = attestation(server, nonce, jwk);
     expect((await attest(server, cookie, body)).statusCode).toBe(200);
-    const { result: res, entries } = await appended(server.app, () => attest(server, cookie, body));
-    expectKbsProblem(res, 401, 'AttestationFailed', 'replayed-nonce');
-    expect(entries.map((e) => e.type)).toEqual(['kbs.attestation-refused']);
-    const payload = entries[0]!.payload as KbsAttestationRefused;
-    expect(payload).toMatchObject({ instance: await calculateJwkThumbprint(jwk as { kty: string }, 'sha256'), reason: 'replayed-nonce' });
-    expect(payload.session).toMatch(/^[0-9a-f-]{36}$/);
-    expect(entries[0]!.workload).toBe(WORKLOAD);
+    const { result: replies, entries } = await appended(server.app, async () => {
+      const all: LightMyRequestResponse[] = [];
+      // Replays name keys of their choosing: none may become an actor.
+      const bodies = [body, ...Array.from({ length: 9 }, () => attestation(server, nonce, teeKey().jwk))];
+      for (let i = 0; i < REPLAYS; i++) all.push(await attest(server, cookie, bodies[i % bodies.length]!));
+      return all;
+    });
+    for (const res of replies) expectKbsProblem(res, 401, 'AttestationFailed', 'replayed-nonce');
+    expect(entries).toEqual([]);
+    expect(await refusalCount(server.app, 'kbs', 'replayed-nonce')).toBe(REPLAYS);
 
     // Evidence made for an older challenge does not bind the new one.
     const fresh = await auth(server);
     expectKbsProblem(await attest(server, fresh.cookie, body), 401, 'AttestationFailed', 'evidence-invalid:nonce');
   });
 
-  it('expired token: refused on its exp, and recorded', async () => {
+  it('expired token: refused on its exp at the edge, counted and never ledgered, however often it is replayed', async () => {
     const server = fixture();
     await setUp(server);
     const me = await rcar(server);
     server.clock.advance(600_000);
-    const { res, entry } = await refusedWithEntry(server, () => resource(server, 'default/key/db', bearer(me.token)));
-    expectKbsProblem(res, 401, 'TokenVerifierError', 'token-expired');
-    expect(entry.payload).toMatchObject({ instance: me.thumbprint, reason: 'token-expired', rule: null });
+    const { result: replies, entries } = await appended(server.app, async () => {
+      const all: LightMyRequestResponse[] = [];
+      for (let i = 0; i < REPLAYS; i++) all.push(await resource(server, 'default/key/db', bearer(me.token)));
+      return all;
+    });
+    for (const res of replies) expectKbsProblem(res, 401, 'TokenVerifierError', 'token-expired');
+    expect(entries).toEqual([]);
+    expect(await refusalCount(server.app, 'kbs', 'token-expired')).toBe(REPLAYS);
   });
 
   it('token for another workload: refused by the rules, and recorded', async () => {

@@ -1,12 +1,14 @@
 /**
  * Argo Rollouts' web metric provider and Flagger's webhooks, with the payloads those
  * tools send (shared/reference formats §3): the answers follow Covenant's rollout and
- * gate, Argo always gets 200, Flagger a status it acts on, and every call is ledgered.
+ * gate, Argo gets 200, Flagger a status it acts on; only holders of the rollout's gate
+ * credential are answered, and only a changed answer is ledgered.
  */
 import { describe, expect, it } from 'vitest';
 import type { Rollout } from '../../src/core/rollout.js';
 import { answerGate, type GateSituation } from '../../src/rollout/integrations.js';
 import { describeEachBackend } from '../store/backends.js';
+import { refusalCount } from '../server/refusal-metrics.js';
 import { WORKLOAD_PATH, expectProblem, useTestServer } from '../server/support.js';
 import { A, B, BROKEN_B, VERIFIERS, World } from './world.js';
 
@@ -16,25 +18,83 @@ const argoPayload = (release?: string) => ({ rollout: 'podinfo', namespace: 'tes
 describeEachBackend('deployment controller gates', (backend) => {
   const fixture = useTestServer(backend, VERIFIERS);
 
-  async function ask(world: World, hook: string, body: unknown) {
-    return world.app.inject({ method: 'POST', url: `${WORKLOAD_PATH}/gates/${hook}`, payload: body as object });
+  /** The gate credential of the latest rollout, as `covenant rollout gate-token` issues it. */
+  async function issue(world: World): Promise<string> {
+    const res = await world.post('/rollout/gate-credential', {});
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.headers['cache-control']).toBe('no-store');
+    return (res.json() as { credential: string }).credential;
   }
 
-  it('before a rollout starts, nothing may be deployed: Argo gets 200 allowed=false, Flagger a 412 problem', async () => {
+  let credential: string | undefined;
+  async function ask(world: World, hook: string, body: unknown, token = credential) {
+    return world.app.inject({ method: 'POST', url: `${WORKLOAD_PATH}/gates/${hook}`, payload: body as object, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  }
+
+  it('before a rollout starts there is no gate credential, and a call without one is a 401 that writes nothing', async () => {
     const world = new World(fixture());
     await world.seed();
-    const argo = await ask(world, 'argo', argoPayload(B.version));
-    expect(argo.statusCode).toBe(200);
-    expect(argo.json()).toMatchObject({ decision: { allowed: false, reason: expect.stringMatching(/no rollout is in progress/), ledgerIndex: expect.any(Number) } });
-    const flagger = await ask(world, 'flagger/confirm-rollout', flaggerPayload({ release: B.version }));
-    const problem = expectProblem(flagger, 412, 'gate-closed');
-    expect(problem.detail).toMatch(/covenant rollout start/);
+    credential = undefined;
+    expectProblem(await world.post('/rollout/gate-credential', {}), 404, 'not-found');
+    const before = (await world.ledger()).length;
+    expectProblem(await ask(world, 'argo', argoPayload(B.version)), 401, 'unauthenticated');
+    expectProblem(await ask(world, 'flagger/confirm-rollout', flaggerPayload({ release: B.version })), 401, 'unauthenticated');
+    expect((await world.ledger()).length).toBe(before);
+  });
+
+  it('without the rollout’s credential, or with another, a gate call is a 401: counted, never ledgered, whatever its text', async () => {
+    const world = new World(fixture());
+    await world.seed();
+    expect((await world.post('/rollout', { to: B.version, reason: 'upgrade' })).statusCode).toBe(201);
+    const issued = await issue(world);
+    const before = (await world.ledger()).length;
+    const forged = `covgate_${'A'.repeat(43)}`;
+    for (let i = 0; i < 50; i++) {
+      expectProblem(await ask(world, 'argo', { rollout: `ANY-TEXT-${i}` }, undefined), 401, 'unauthenticated');
+      expectProblem(await ask(world, 'argo', { rollout: `ANY-TEXT-${i}` }, forged), 401, 'unauthenticated');
+      expectProblem(await ask(world, 'flagger/rollback', flaggerPayload({ covenantGateToken: forged }), undefined), 401, 'unauthenticated');
+    }
+    expect((await world.ledger()).length).toBe(before);
+    expect(await refusalCount(world.app, 'gate', 'missing-credential')).toBe(50);
+    expect(await refusalCount(world.app, 'gate', 'wrong-credential')).toBe(100);
+
+    // Flagger has no header setting: its webhook metadata carries the credential.
+    expect((await ask(world, 'flagger/confirm-rollout', flaggerPayload({ covenantGateToken: issued }), undefined)).statusCode).toBe(200);
+    // A newer rollout supersedes the credential; a reissued one supersedes the old one too.
+    expect((await world.post('/rollout/rollback', { reason: 'stop' })).statusCode).toBe(200);
+    expect((await world.post('/rollout', { to: B.version, reason: 'again' })).statusCode).toBe(201);
+    expectProblem(await ask(world, 'argo', argoPayload(), issued), 401, 'unauthenticated');
+    expect(await refusalCount(world.app, 'gate', 'superseded-credential')).toBe(1);
+    const second = await issue(world);
+    expect((await issue(world)) === second).toBe(false);
+    expectProblem(await ask(world, 'argo', argoPayload(), second), 401, 'unauthenticated');
+  });
+
+  it('an authenticated controller polling an unchanged gate adds at most one entry per answer, and is rate-limited', async () => {
+    const world = new World(fixture());
+    await world.seed();
+    expect((await world.post('/rollout', { to: B.version, waves: [50, 100], gate: { autoRollback: false }, reason: 'upgrade' })).statusCode).toBe(201);
+    credential = await issue(world);
+    const before = (await world.ledger()).length;
+    for (let i = 0; i < 200; i++) {
+      world.fixture.clock.advance(1000);
+      const res = await ask(world, 'argo', argoPayload(B.version));
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ decision: { allowed: true, ledgerIndex: before } });
+    }
+    expect((await world.ledger()).length).toBe(before + 1);
+
+    const burst = await Promise.all(Array.from({ length: 40 }, () => ask(world, 'argo', argoPayload(B.version))));
+    expect(burst.filter((res) => res.statusCode === 429).length).toBeGreaterThan(0);
+    expect(await refusalCount(world.app, 'gate', 'rate-limited')).toBe(burst.filter((res) => res.statusCode === 429).length);
+    expect((await world.ledger()).length).toBe(before + 1);
   });
 
   it('follows the rollout: confirm and check while healthy, hold promotion until the last wave passes, then roll back on a failed gate', async () => {
     const world = new World(fixture());
     await world.seed();
     expect((await world.post('/rollout', { to: B.version, waves: [50, 100], gate: { maxContraindicatedPercent: 0, autoRollback: false }, reason: 'upgrade' })).statusCode).toBe(201);
+    credential = await issue(world);
     for (const hook of ['confirm-rollout', 'pre-rollout', 'rollout']) {
       const res = await ask(world, `flagger/${hook}`, flaggerPayload({ release: B.version }));
       expect(res.statusCode, `${hook}: ${res.body}`).toBe(200);
@@ -49,6 +109,8 @@ describeEachBackend('deployment controller gates', (backend) => {
     expectProblem(await ask(world, 'flagger/rollout', flaggerPayload()), 412, 'gate-closed');
     expect((await ask(world, 'flagger/rollback', flaggerPayload())).json()).toMatchObject({ allowed: true, reason: expect.stringMatching(/gate of wave 1 failed/) });
 
+    // Asked again, an unchanged answer adds nothing; each of the ten above was a new answer.
+    expect((await ask(world, 'flagger/rollback', flaggerPayload())).json()).toMatchObject({ allowed: true });
     const queried = await world.ledger('rollout.gate-queried');
     expect(queried).toHaveLength(10);
     expect(queried.at(-1)).toMatchObject({ actor: 'system:flagger', payload: { integration: 'flagger', hook: 'rollback', run: '85d557f47b', allowed: true, rollout: 1, wave: 0 } });
@@ -59,6 +121,7 @@ describeEachBackend('deployment controller gates', (backend) => {
     const world = new World(fixture());
     await world.seed();
     expect((await world.post('/rollout', { to: B.version, reason: 'upgrade' })).statusCode).toBe(201);
+    credential = await issue(world);
     expect((await world.post('/rollout/complete', { reason: 'done' })).statusCode).toBe(200);
     expect((await ask(world, 'flagger/confirm-promotion', flaggerPayload({ release: B.version }))).statusCode).toBe(200);
     expectProblem(await ask(world, 'flagger/confirm-promotion', flaggerPayload({ release: A.version })), 412, 'gate-closed');
@@ -69,6 +132,8 @@ describeEachBackend('deployment controller gates', (backend) => {
   it('refuses malformed controller requests with a 400 and an unknown hook with a 400, writing nothing', async () => {
     const world = new World(fixture());
     await world.seed();
+    expect((await world.post('/rollout', { to: B.version, reason: 'upgrade' })).statusCode).toBe(201);
+    credential = await issue(world);
     const before = (await world.ledger()).length;
     expectProblem(await ask(world, 'flagger/rollout', { name: 'x' }), 400, 'validation-failed');
     expectProblem(await ask(world, 'flagger/post-rollout', flaggerPayload()), 400, 'validation-failed');

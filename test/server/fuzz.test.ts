@@ -38,12 +38,13 @@ interface RouteSeed {
   readonly query?: (seeded: Seeded) => Record<string, string>;
   /** A valid body. */
   readonly body?: () => Record<string, unknown>;
-  /** The credential is in the body (a member's signature over a proposal): 401 and 403 are its answers. */
+  /** The credential is not the request signature (a member's signature in the body, a rollout's gate credential): 401 and 403 are its answers. */
   readonly credentialInBody?: true;
 }
 
 const PARAMS = { workload: WORKLOAD, version: '1.0.0', name: 'erin', hook: 'rollout', action: 'release' };
 const NO_ROLLOUT = 'the fuzz seed has no rollout in progress (test/rollout/scenarios.test.ts drives them)';
+const NO_GATE_CREDENTIAL = 'a gate call without the rollout’s gate credential is a 401 (test/rollout/gates.test.ts)';
 
 /** One entry per route the server serves (checked below), each with valid inputs to mutate. */
 const ROUTES: Readonly<Record<string, RouteSeed>> = {
@@ -121,11 +122,13 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
   'POST /v1/workloads/:workload/releases/:version/revoke': { params: { ...PARAMS, version: '2.0.0' }, body: () => ({ reason: 'fuzz', deadline: '2099-01-01T00:00:00Z' }) },
   'GET /v1/workloads/:workload/fleet': { params: PARAMS, query: () => ({ since: '2026-01-01T00:00:00Z' }) },
   'GET /v1/workloads/:workload/fleet/compliance': { params: PARAMS },
-  'POST /v1/workloads/:workload/gates/argo': { params: PARAMS, body: () => ({ release: '1.0.0', rollout: 'podinfo', podTemplateHash: 'abc', step: 1 }) },
+  'POST /v1/workloads/:workload/rollout/gate-credential': { params: PARAMS, body: () => ({}), refusedBecause: NO_ROLLOUT },
+  'POST /v1/workloads/:workload/gates/argo': { params: PARAMS, body: () => ({ release: '1.0.0', rollout: 'podinfo', podTemplateHash: 'abc', step: 1 }), refusedBecause: NO_GATE_CREDENTIAL, credentialInBody: true },
   'POST /v1/workloads/:workload/gates/flagger/:hook': {
     params: PARAMS,
     body: () => ({ name: 'podinfo', namespace: 'test', phase: 'Progressing', checksum: 'abc', metadata: { release: '1.0.0' } }),
-    refusedBecause: 'Flagger is told no (412) without a rollout in progress',
+    refusedBecause: NO_GATE_CREDENTIAL,
+    credentialInBody: true,
   },
   'GET /v1/proposals': { query: () => ({ status: 'open' }) },
   'GET /v1/proposals/:id': { params: (s) => ({ id: s.proposal }) },

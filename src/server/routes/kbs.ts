@@ -5,6 +5,7 @@ import { KBS_COOKIE, type KeyBroker } from '../../keys/broker.js';
 import { KBS_ERROR_BASE, KbsError } from '../../keys/refusals.js';
 import type { PublishedJwks } from '../../verifier/token-keys.js';
 import { RateLimited, type Admission } from '../admission.js';
+import type { Metrics } from '../metrics.js';
 import { problemHandler } from '../problem.js';
 
 /**
@@ -27,19 +28,28 @@ export interface KbsProblem {
   readonly reason?: string;
 }
 
-function kbsProblemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  // Server failures and rate limits keep Covenant's own problem documents (and Retry-After).
-  if (error instanceof RateLimited) return problemHandler(error, request, reply);
-  let kbs: KbsError;
-  if (error instanceof KbsError) kbs = error;
-  else {
-    const status = error instanceof CovenantError ? error.status : typeof error.statusCode === 'number' ? error.statusCode : 500;
-    if (status >= 500) return problemHandler(error, request, reply);
-    kbs = new KbsError('InvalidRequest', error.message);
+/**
+ * Renders refusals in the KBS protocol's words and counts each by its reason code: the
+ * count is the only trace of a refusal whose sender was never authenticated (a spent
+ * session, a token that no longer holds), which the broker does not ledger.
+ */
+const kbsProblemHandler =
+  (metrics: Metrics) =>
+  (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    // Server failures and rate limits keep Covenant's own problem documents (and Retry-After).
+    if (error instanceof RateLimited) return problemHandler(error, request, reply);
+    let kbs: KbsError;
+    let status: number;
+    if (error instanceof KbsError) [kbs, status] = [error, error.status];
+    else {
+      status = error instanceof CovenantError ? error.status : typeof error.statusCode === 'number' ? error.statusCode : 500;
+      if (status >= 500) return problemHandler(error, request, reply);
+      kbs = new KbsError('InvalidRequest', error.message);
+    }
+    // Reason codes and KBS error names are closed sets: the label stays small.
+    metrics.refusals.inc({ endpoint: 'kbs', reason: kbs.reason ?? kbs.kbsName });
     return sendKbs(reply, kbs, status);
-  }
-  return sendKbs(reply, kbs, kbs.status);
-}
+  };
 
 function sendKbs(reply: FastifyReply, error: KbsError, status: number): FastifyReply {
   const body: KbsProblem = {
@@ -72,10 +82,10 @@ function bearerToken(header: string | undefined): string | undefined {
 
 export function kbsRoutes(
   app: FastifyInstance,
-  { broker, jwks, admission }: { readonly broker: KeyBroker; readonly jwks: () => PublishedJwks; readonly admission?: Admission },
+  { broker, jwks, admission, metrics }: { readonly broker: KeyBroker; readonly jwks: () => PublishedJwks; readonly admission?: Admission; readonly metrics: Metrics },
 ): void {
   void app.register(async (kbs) => {
-    kbs.setErrorHandler(kbsProblemHandler);
+    kbs.setErrorHandler(kbsProblemHandler(metrics));
     const config = { unsigned: true };
     const tags = ['kbs'];
     const cookie = (value: string, maxAgeSeconds?: number): string =>
