@@ -33,8 +33,8 @@ export interface AttestationOptions {
   readonly cp: ControlPlane;
   readonly tenant: string;
   readonly sessionKey: Uint8Array;
-  /** Signs attestation results (ES256). */
-  readonly tokenKey: KeyObject;
+  /** Signs attestation results (ES256): a fixed key, or the tenant's ring, which online rotations change. */
+  readonly tokenKey: KeyObject | { signingKey(): Promise<KeyObject> };
   readonly verifiers: readonly EvidenceVerifier[];
   /** `ear.verifier-id.build`: the software version. */
   readonly build: string;
@@ -170,6 +170,7 @@ export class AttestationService {
         outcome,
         appraise: (claims, policy, releases, at, subject) => this.#appraise(digest, claims, policy, releases, at, subject),
         reads: this.#reads,
+        receivedAt: now,
         // Kept at least as long as a token can live: its standing re-appraises these claims.
         retainUntil: new Date(now.getTime() + Math.max(this.#options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS, longestLifetimeSeconds(this.#options.tokenLifetimeSeconds, this.#options.tokenJitter)) * 1000),
       }),
@@ -199,7 +200,7 @@ export class AttestationService {
         ...(this.#options.tokenLifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.#options.tokenLifetimeSeconds }),
         ...(this.#options.tokenJitter === undefined ? {} : { jitter: { fraction: this.#options.tokenJitter } }),
       },
-      this.#options.tokenKey,
+      'signingKey' in this.#options.tokenKey ? await this.#options.tokenKey.signingKey() : this.#options.tokenKey,
       cp.clock(),
     );
     return { session, envelope, instance, appraisal, devices: result.devices, token: ear };

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parseTimeExpression, type TimeDirection } from '../core/duration.js';
 import { CovenantError } from '../core/errors.js';
 import { Client } from './client.js';
-import { DEFAULT_SERVER, homeDir, readMemberKey, readProfile, type Profile } from './home.js';
+import { DEFAULT_SERVER, homeDir, readMemberKey, readProfile, unsignedReason, type Profile } from './home.js';
 import type { Output } from './output.js';
 
 export interface CliContext {
@@ -29,7 +29,7 @@ export function createContext(out: Output, env: NodeJS.ProcessEnv): CliContext {
         options.server !== undefined ? [options.server, '--server'] : env.COVENANT_SERVER ? [env.COVENANT_SERVER, 'COVENANT_SERVER'] : current?.server ? [current.server, `the profile in ${home()}`] : [DEFAULT_SERVER, 'the default'];
       serverUrlFrom(server, source);
       const key = await readMemberKey(home());
-      return new Client(server, key && current ? { member: current.member, key } : undefined);
+      return key && current ? new Client(server, { member: current.member, key }) : new Client(server, undefined, unsignedReason(home(), key !== undefined));
     },
   };
 }

@@ -15,6 +15,14 @@ export interface Profile {
   readonly tenant?: string;
   /** The log's note verifier key, pinned at init: `audit verify` trusts nothing else. */
   readonly logKey?: string;
+  /**
+   * When `logKey` was pinned. A log whose first entry is younger than the pin, under
+   * another key, is a new data directory rather than this one altered. Absent in
+   * profiles written before it was recorded.
+   */
+  readonly pinnedAt?: string;
+  /** Leaf hash (hex) of the pinned log's first entry (`tenant.created`), once `audit verify` has seen it. */
+  readonly ledgerStart?: string;
 }
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7800';
@@ -38,6 +46,15 @@ export async function readProfile(home: string): Promise<Profile | undefined> {
 export async function writeProfile(home: string, profile: Profile): Promise<void> {
   await mkdir(home, { recursive: true, mode: 0o700 });
   await writeFile(profilePath(home), `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * Why this home cannot sign, and what to do: a key without its profile needs the
+ * profile re-created for that key (`covenant profile reset`), not a new key.
+ */
+export function unsignedReason(home: string, hasKey: boolean): string {
+  if (!hasKey) return `no member key in ${home}: run \`covenant init\` or set COVENANT_HOME`;
+  return `${memberKeyPath(home)} exists but ${profilePath(home)} does not: re-create the profile for this key with \`covenant profile reset --yes\` (it keeps the key and finds its member name on the server), or point COVENANT_HOME at the home you meant`;
 }
 
 export async function readMemberKey(home: string): Promise<MemberPrivateKey | undefined> {

@@ -13,6 +13,7 @@ import { registerInitCommand } from './commands/init.js';
 import { registerKbsCommands } from './commands/kbs.js';
 import { registerMemberCommands } from './commands/member.js';
 import { registerPolicyCommands } from './commands/policy.js';
+import { registerProfileCommands } from './commands/profile.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerSecretCommands } from './commands/secret.js';
@@ -69,6 +70,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   registerMemberCommands(program, ctx);
   registerCeremonyCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerProfileCommands(program, ctx);
   registerEvidenceCommands(program, ctx);
   registerCollateralCommands(program, ctx);
   registerAnchorCommands(program, ctx);

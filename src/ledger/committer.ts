@@ -34,6 +34,8 @@ export interface Attachment {
 export interface UnitContext {
   readonly tenant: string;
   readonly now: Date;
+  /** The index the unit's first entry will get (set by the committer): what its attachments can name their entry by. */
+  readonly nextSeq?: number;
 }
 
 /**
@@ -174,7 +176,7 @@ export class Committer {
       for (const pending of batch) {
         let decision: Decision<unknown>;
         try {
-          decision = await pending.unit(tx, { tenant, now });
+          decision = await pending.unit(tx, { tenant, now, nextSeq: size });
         } catch (error) {
           // A typed refusal that wants no ledger entry; anything else (a store fault
           // included) aborts the batch.

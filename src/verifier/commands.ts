@@ -36,7 +36,25 @@ export interface VerdictInput {
   /** Appraisal of verified claims against a policy version at `now` (memoised by the caller). */
   readonly appraise: Appraiser;
   readonly retainUntil: Date;
+  /** When the request arrived: the time the plugins checked the evidence at. */
+  readonly receivedAt: Date;
   readonly reads: VerdictReads;
+}
+
+/**
+ * What the retained evidence's attachment records beside the bytes: the verified claims
+ * (re-appraised by dry runs and token checks) and where its verdict is, so that the
+ * document can be exported and re-checked at the time it was checked.
+ */
+export interface RetainedEvidenceMeta {
+  readonly claims: Claims;
+  readonly devices: readonly Claims[];
+  /** Absent in evidence retained before these were recorded. */
+  readonly workload?: string;
+  readonly instance?: string;
+  /** Ledger index of the verdict that retained it (a re-post of the same bytes keeps the first). */
+  readonly verdict?: number;
+  readonly receivedAt?: string;
 }
 
 export interface VerifiedEvidence {
@@ -121,9 +139,21 @@ export function recordVerdict(input: VerdictInput): Unit<VerdictResult> {
     };
     return {
       entries: [entry(verdict)],
-      attachments: [{ digest: input.evidence.digest, mediaType: input.evidence.bodyType, body: input.evidence.body, meta: { claims, devices: verified.devices }, expiresAt: input.retainUntil }],
+      attachments: [{ digest: input.evidence.digest, mediaType: input.evidence.bodyType, body: input.evidence.body, meta: retainedMeta(input, verified, ctx.nextSeq), expiresAt: input.retainUntil }],
       result: { claims, appraisal, devices, verdict },
     };
+  };
+}
+
+function retainedMeta(input: VerdictInput, verified: VerifiedEvidence, verdict: number | undefined): RetainedEvidenceMeta {
+  // The verdict is the unit's only entry, so it gets the unit's first index.
+  return {
+    claims: verified.claims,
+    devices: verified.devices,
+    workload: input.session.workload,
+    instance: input.instance,
+    ...(verdict === undefined ? {} : { verdict }),
+    receivedAt: input.receivedAt.toISOString(),
   };
 }
 

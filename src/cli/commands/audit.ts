@@ -6,7 +6,9 @@ import { LedgerReader } from '../../ledger/ledger.js';
 import { openStore } from '../../store/open.js';
 import type { Client } from '../client.js';
 import type { CliContext } from '../context.js';
+import { writeProfile, type Profile } from '../home.js';
 import { formatFields } from '../output.js';
+import { ledgerStartOf, type LedgerStart } from './profile.js';
 import { RELATIVE_FORMS } from '../../core/duration.js';
 import { timeArgument } from '../context.js';
 import { parseCount } from './release.js';
@@ -76,6 +78,45 @@ async function verifyStore(ctx: CliContext, options: { tenant: string; vkey: str
   }
 }
 
+export type PinCheck = 'same' | 'started-over' | 'other-key';
+
+/**
+ * Whether a server's log is the one the profile pinned. Another key is tampering unless
+ * the log is plainly another one: created (its `tenant.created` entry) under the key it
+ * now serves, and either not the first entry pinned or, before one was pinned, younger
+ * than the pin. Either way verification fails; the difference is what the operator is
+ * told to do. The entry is the server's word, so it only chooses the message.
+ */
+export function comparePin(profile: Profile, servedKey: string, first: LedgerStart | undefined): PinCheck {
+  if (servedKey === profile.logKey) return 'same';
+  if (first === undefined || first.logVkey !== servedKey) return 'other-key';
+  if (profile.ledgerStart !== undefined) return first.leafHash === profile.ledgerStart ? 'other-key' : 'started-over';
+  // A profile older than `pinnedAt` cannot say when it was pinned: the log's own first entry decides.
+  return profile.pinnedAt === undefined || first.time > profile.pinnedAt ? 'started-over' : 'other-key';
+}
+
+async function checkPin(ctx: CliContext, client: Client, profile: Profile): Promise<void> {
+  const served = (await client.text('/v1/audit/log-key')).trim();
+  if (served === profile.logKey) return;
+  const first = await ledgerStartOf(client);
+  const where = `${ctx.home()}/profile.json`;
+  if (comparePin(profile, served, first) === 'started-over') {
+    throw new VerificationFailed(
+      `this server's ledger is not the one this profile was pinned to (a new data directory?): it began ${first!.time} under log key ${served}, not the key pinned in ${where}; ` +
+        'if you started over on purpose, run `covenant profile reset --yes` to pin it — otherwise treat this as tampering',
+    );
+  }
+  throw new VerificationFailed(
+    `the server's log key ${served} is not the one pinned in ${where} (${profile.logKey}): treat this as tampering, unless this profile was meant for another server or data directory (then \`covenant profile reset --yes\` re-pins it)`,
+  );
+}
+
+/** Profiles pinned before the first entry was recorded learn it from a log that just verified. */
+async function pinLedgerStart(ctx: CliContext, client: Client, profile: Profile): Promise<void> {
+  const first = await ledgerStartOf(client);
+  if (first !== undefined) await writeProfile(ctx.home(), { ...profile, ledgerStart: first.leafHash });
+}
+
 export function registerAuditCommands(program: Command, ctx: CliContext): void {
   const audit = program.command('audit').description('The tamper-evident ledger: verify it, prove entries, query it');
 
@@ -94,6 +135,9 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
         return verifyStore(ctx, { tenant, vkey: options.logKey ?? profile?.logKey, dataDir: options.dataDir, database: options.database, json: options.json === true });
       }
       const client = await ctx.client(command);
+      // Only the pin is questioned: a key given on the command line is the caller's own choice.
+      const pinned = options.logKey === undefined ? profile : undefined;
+      if (pinned?.logKey !== undefined) await checkPin(ctx, client, pinned);
       let vkey = options.logKey ?? profile?.logKey;
       if (vkey === undefined) {
         vkey = (await client.text('/v1/audit/log-key')).trim();
@@ -103,6 +147,7 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
       if (options.json) ctx.out.json(report);
       else if (report.ok) ctx.out.line(`ok: ${report.entries} entries, ${report.checkpoints} checkpoints verified; tree size ${report.treeSize}, root ${report.root}`);
       if (!report.ok) throw new VerificationFailed(`ledger verification failed at index ${report.finding!.index ?? '-'}: ${report.finding!.message}`);
+      if (pinned !== undefined && pinned.ledgerStart === undefined) await pinLedgerStart(ctx, client, pinned);
     });
 
   audit

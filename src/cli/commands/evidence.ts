@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { sha256Digest, SHA256_DIGEST } from '../../core/canonical.js';
 import { CovenantError } from '../../core/errors.js';
 import { EvidenceError, type Claims, type EvidencePlugin } from '../../evidence/plugin.js';
+import type { RetainedEvidence } from '../../server/routes/evidence.js';
+import { ATTESTATION_MEDIA_TYPE, parseEnvelope, type AttestationEnvelope } from '../../verifier/envelope.js';
 import { collect, timeArgument, type CliContext } from '../context.js';
 import { formatFields } from '../output.js';
 
@@ -54,6 +57,33 @@ async function loadPlugin(type: EvidenceType): Promise<EvidencePlugin> {
   }
 }
 
+/**
+ * The attestation document a server retains (`covenant evidence export`) wraps the
+ * evidence with the instance key and the collateral the instance posted; anything else
+ * is taken as the plugin's own format. Told apart by the document's two required members.
+ */
+function retainedDocument(bytes: Uint8Array): AttestationEnvelope | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== 'object' || json === null || !('evidence' in json) || !('instanceKey' in json)) return undefined;
+  return parseEnvelope(bytes);
+}
+
+/** The --type name of an evidence media type, for the command that re-checks it. */
+async function evidenceTypeOf(mediaType: string): Promise<EvidenceType | undefined> {
+  for (const type of EVIDENCE_TYPES) if ((await loadPlugin(type)).mediaTypes.includes(mediaType)) return type;
+  return undefined;
+}
+
+const parseDigest = (value: string): string => {
+  if (!SHA256_DIGEST.test(value)) throw new InvalidArgumentError('must be sha256: and 64 lowercase hex digits, as in the verdict entry or the token\'s covenant.evidence');
+  return value;
+};
+
 function printClaims(ctx: CliContext, claims: Claims): void {
   const rows: [string, string][] = [['tee', claims.teeClass]];
   for (const m of claims.measurements) rows.push(['measurement', `${m.alg}:${m.hex}`]);
@@ -80,7 +110,7 @@ interface VerifyFlags {
 }
 
 export function registerEvidenceCommands(program: Command, ctx: CliContext): void {
-  const evidence = program.command('evidence').description('Attestation evidence, checked locally (no server)');
+  const evidence = program.command('evidence').description('Attestation evidence: verified locally (no server), or exported from the server that retained it');
 
   evidence
     .command('verify <evidence> [collateral...]')
@@ -103,14 +133,24 @@ export function registerEvidenceCommands(program: Command, ctx: CliContext): voi
           code: 'covenant.nonceUnchecked',
         });
       }
-      const bytes = await readInput(evidencePath, 'evidence file');
+      let bytes = await readInput(evidencePath, 'evidence file');
       const collateral = await Promise.all(collateralPaths.map((path) => readInput(path, 'collateral file')));
+      const plugin = await loadPlugin(options.type);
+      const document = retainedDocument(bytes);
+      if (document !== undefined) {
+        if (!plugin.mediaTypes.includes(document.evidenceType)) {
+          throw new CovenantError('bad-request', `${evidencePath} is an attestation document holding ${document.evidenceType} evidence, not --type ${options.type}`);
+        }
+        // What the instance posted is offered first, as the server did.
+        bytes = document.evidence;
+        collateral.unshift(...document.collateral);
+        if (document.devices.length > 0) ctx.out.error(`note: the ${document.devices.length} attached device evidence document(s) are not checked here`);
+      }
       let trustAnchors: Uint8Array[] | undefined;
       if (options.root !== undefined) {
         trustAnchors = await Promise.all(options.root.map((path) => readInput(path, 'root file')));
         if (options.type === 'tpm') trustAnchors = trustAnchors.map(tpmAnchor);
       }
-      const plugin = await loadPlugin(options.type);
       let claims: Claims;
       try {
         claims = await plugin.verify(bytes, {
@@ -128,5 +168,24 @@ export function registerEvidenceCommands(program: Command, ctx: CliContext): voi
       if (options.json) return ctx.out.json({ valid: true, claims });
       if (claims.teeClass === 'sim') ctx.out.error('warning: simulated TEE evidence offers no security');
       printClaims(ctx, claims);
+    });
+
+  evidence
+    .command('export <digest>')
+    .description("Fetch retained evidence by digest from the server: the exact bytes its verdict names, to re-check with evidence verify")
+    .option('--out <file>', 'write the bytes to this file (default: standard output)')
+    .action(async (digest: string, options: { out?: string }, command: Command) => {
+      const exported = await (await ctx.client(command)).get<RetainedEvidence>(`/v1/evidence/${parseDigest(digest)}`);
+      const bytes = new Uint8Array(Buffer.from(exported.body, 'base64'));
+      // The server is not trusted for this: the digest in the ledger is.
+      if (sha256Digest(bytes) !== digest) throw new CovenantError('evidence-invalid', `the server sent bytes whose digest is ${sha256Digest(bytes)}, not ${digest}`);
+      if (options.out === undefined) process.stdout.write(bytes);
+      else await writeFile(options.out, bytes, { mode: 0o600 });
+      const where = exported.verdict === null ? '' : `; verdict entry ${exported.verdict} of ${exported.workload ?? '?'}`;
+      ctx.out.error(`${options.out === undefined ? 'wrote' : `wrote to ${options.out}`} ${bytes.length} bytes of ${exported.mediaType}${where}`);
+      if (exported.mediaType === ATTESTATION_MEDIA_TYPE && options.out !== undefined && exported.receivedAt !== null) {
+        const type = await evidenceTypeOf(parseEnvelope(bytes).evidenceType);
+        ctx.out.error(`re-check with: covenant evidence verify --type ${type ?? '<type>'} --at ${exported.receivedAt} ${options.out} [--root <file>] [collateral files]`);
+      }
     });
 }

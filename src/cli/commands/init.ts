@@ -6,7 +6,7 @@ import { generateMemberKey, type MemberKeyAlg } from '../../ceremony/member-key.
 import { DEFAULT_TENANT } from '../../core/model.js';
 import { tenantNameProblem } from '../../core/names.js';
 import type { CliContext } from '../context.js';
-import { DEFAULT_SERVER, memberKeyPath, readMemberKey, readProfile, writeMemberKey, writeProfile } from '../home.js';
+import { DEFAULT_SERVER, memberKeyPath, readMemberKey, readProfile, writeMemberKey, writeProfile, type Profile } from '../home.js';
 import { algOption } from './member.js';
 
 export const DEFAULT_DATA_DIR = '.covenant';
@@ -66,10 +66,17 @@ export async function initialise(ctx: CliContext, options: InitOptions): Promise
   await writeProfile(
     home,
     profileUpdated
-      ? { ...profile, member, server: options.server ?? profile?.server ?? DEFAULT_SERVER, tenant: options.tenant, logKey: keys.log.vkey }
+      ? { ...withoutLedgerStart(profile), member, server: options.server ?? profile?.server ?? DEFAULT_SERVER, tenant: options.tenant, logKey: keys.log.vkey, pinnedAt: new Date().toISOString() }
       : { ...profile, member },
   );
   return { dataDir, logKey: keys.log.vkey, member, publicKey, createdMemberKey, profileUpdated };
+}
+
+/** A new pin: the first entry seen under the previous one says nothing about the new log. */
+function withoutLedgerStart(profile: Profile | undefined): Omit<Profile, 'ledgerStart'> | undefined {
+  if (profile === undefined) return undefined;
+  const { ledgerStart: _dropped, ...rest } = profile;
+  return rest;
 }
 
 export function registerInitCommand(program: Command, ctx: CliContext): void {
