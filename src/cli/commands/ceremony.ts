@@ -68,10 +68,10 @@ async function readSignatureFile(path: string): Promise<SignatureFile> {
 
 /** Signs this member's decision with the key in COVENANT_HOME, after fetching exactly what is signed. */
 async function signOnline(ctx: CliContext, client: Client, id: string, decision: Decision): Promise<SignatureFile> {
-  const { readMemberKey } = await import('../home.js');
+  const { readMemberKey, unsignedReason } = await import('../home.js');
   const key = await readMemberKey(ctx.home());
   const profile = await ctx.profile();
-  if (key === undefined || profile === undefined) throw new CovenantError('unauthenticated', 'no member key: run `covenant init` or set COVENANT_HOME');
+  if (key === undefined || profile === undefined) throw new CovenantError('unauthenticated', unsignedReason(ctx.home(), key !== undefined));
   const bytes = new TextEncoder().encode(await client.text(`/v1/proposals/${encodeURIComponent(id)}/message?decision=${decision}`));
   const message = readDecisionMessage(bytes);
   return { proposal: message.id, member: profile.member, decision, signature: Buffer.from(signDecision(key, bytes)).toString('base64') };
