@@ -5,14 +5,20 @@
  * Every mutating admin request carries
  *
  *   Content-Digest:  sha-256=:<b64>:
- *   Signature-Input: sig1=("@method" "@path" "@query" "content-digest");created=<unix>;nonce="<b64>";keyid="<member>";alg="<alg>"
+ *   Signature-Input: sig1=("@method" "@authority" "@path" "@query" "content-digest");created=<unix>;nonce="<b64>";keyid="<member>";alg="<alg>"
  *   Signature:       sig1=:<b64>:
+ *
+ * `@authority` (RFC 9421 §2.2.3) names the deployment the request is for, so a
+ * request signed for one deployment is refused by another that enrolled the same
+ * member key. Signer and verifier both take it from RequestParts.authority; a
+ * verifier given none expects the four components without it (the pure checks of
+ * this module are tested that way; the server always gives one).
  *
  * The verifier is deliberately narrower than RFC 9421 allows, because every
  * degree of freedom is a way to get a signature over less than we think:
  *
  * - exactly one signature per request, under any label, in both fields;
- * - exactly the covered components `("@method" "@path" "@query" "content-digest")`,
+ * - exactly the covered components `("@method" "@authority" "@path" "@query" "content-digest")`,
  *   in that order and without component parameters;
  * - exactly the parameters `created`, `nonce`, `keyid` and `alg`, all required
  *   (in any order; `expires` and `tag` are refused rather than half-honoured);
@@ -41,7 +47,13 @@ import { CovenantError } from '../core/errors.js';
 import { loadPrivateKey, MEMBER_KEY_ALGS, memberAlgOfKey, type MemberKeyAlg } from './member-key.js';
 
 export const SIGNATURE_LABEL = 'sig1';
+/** What a request names when its signature covers no authority (RequestParts.authority absent). */
 export const COVERED_COMPONENTS: readonly string[] = Object.freeze(['@method', '@path', '@query', 'content-digest']);
+/** What a request for a named authority covers: what the server requires. */
+export const COVERED_WITH_AUTHORITY: readonly string[] = Object.freeze(['@method', '@authority', '@path', '@query', 'content-digest']);
+const MAX_AUTHORITY_LENGTH = 262; // a 255-character host name, ':' and a port
+/** RFC 3986 authority without userinfo: reg-name or IP literal, optional port (lower case once normalised). */
+const AUTHORITY_RE = /^(?:\[[0-9a-f:.]+\]|[a-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
 export const DEFAULT_WINDOW_SECONDS = 300;
 
 /**
@@ -86,6 +98,11 @@ export interface RequestParts {
   readonly query?: string | undefined;
   /** Raw body bytes (strings are taken as UTF-8); absent means the empty body. */
   readonly body?: Uint8Array | string | undefined;
+  /**
+   * The target's authority, host[:port] as in the URL (`new URL(server).host`), which
+   * the signature then covers as `@authority`. Normalised as RFC 9110 §4.2.3 says.
+   */
+  readonly authority?: string | undefined;
 }
 
 export interface SignRequestInput extends RequestParts {
@@ -214,6 +231,21 @@ export function buildSignatureBase(
 
 type PartsErrorType = 'validation-failed' | 'bad-request';
 
+/**
+ * `authority` as RFC 9421 §2.2.3 covers it: lower case, without the default port.
+ * The scheme is not known here (the server may sit behind a TLS terminator), so both
+ * :80 and :443 count as default.
+ */
+export function normalizeAuthority(authority: string, errorType: PartsErrorType = 'bad-request'): string {
+  const lower = typeof authority === 'string' ? authority.toLowerCase() : '';
+  if (lower.length === 0 || lower.length > MAX_AUTHORITY_LENGTH || !AUTHORITY_RE.test(lower)) {
+    throw new CovenantError(errorType, 'request authority must be host[:port] as in the URL');
+  }
+  return lower.replace(/:(?:80|443)$/, '');
+}
+
+const coveredFor = (parts: RequestParts): readonly string[] => (parts.authority === undefined ? COVERED_COMPONENTS : COVERED_WITH_AUTHORITY);
+
 function componentValues(parts: RequestParts, errorType: PartsErrorType, digest: string): Record<string, string> {
   const { method, path } = parts;
   const query = parts.query ?? '';
@@ -230,7 +262,9 @@ function componentValues(parts: RequestParts, errorType: PartsErrorType, digest:
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     throw new CovenantError(errorType, 'request body must be bytes or a string');
   }
-  return { '@method': method, '@path': path, '@query': `?${query}`, 'content-digest': digest };
+  const values: Record<string, string> = { '@method': method, '@path': path, '@query': `?${query}`, 'content-digest': digest };
+  if (parts.authority !== undefined) values['@authority'] = normalizeAuthority(parts.authority, errorType);
+  return values;
 }
 
 function validKeyId(keyId: unknown): keyId is string {
@@ -277,11 +311,12 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
   const values = componentValues(input, 'validation-failed', digest);
   const created = Math.floor(input.created.getTime() / 1000);
   const params = { created, nonce, keyid: input.keyId, alg: input.alg };
-  const base = buildSignatureBase(COVERED_COMPONENTS, values, params);
+  const covered = coveredFor(input);
+  const base = buildSignatureBase(covered, values, params);
   const signature = signBase(base, key, input.alg);
 
   const innerList: InnerList = [
-    COVERED_COMPONENTS.map((name): Item => [name, new Map()]),
+    covered.map((name): Item => [name, new Map()]),
     new Map<string, BareItem>(Object.entries(params)),
   ];
   return {
@@ -384,8 +419,9 @@ export function parseSignatureHeaders(headers: SignatureHeaders, request: Reques
   if (!isInnerList(member)) throw invalid('the signature-input member must be an inner list');
   const [items, params] = member;
   const names = items.map(([name, itemParams]) => (typeof name === 'string' && itemParams.size === 0 ? name : null));
-  if (names.length !== COVERED_COMPONENTS.length || names.some((name, i) => name !== COVERED_COMPONENTS[i])) {
-    throw invalid(`the signature must cover exactly (${COVERED_COMPONENTS.map((c) => `"${c}"`).join(' ')})`);
+  const covered = coveredFor(request);
+  if (names.length !== covered.length || names.some((name, i) => name !== covered[i])) {
+    throw invalid(`the signature must cover exactly (${covered.map((c) => `"${c}"`).join(' ')})`);
   }
 
   for (const key of params.keys()) {
@@ -419,7 +455,7 @@ export function parseSignatureHeaders(headers: SignatureHeaders, request: Reques
   // parsed map reproduces the received Signature-Input member byte for byte.
   const paramRecord: Record<string, string | number> = {};
   for (const [key, value] of params) paramRecord[key] = value as string | number;
-  const signatureBase = buildSignatureBase(COVERED_COMPONENTS, values, paramRecord);
+  const signatureBase = buildSignatureBase(covered, values, paramRecord);
 
   return { label, keyId, alg, created, nonce, signature, signatureBase };
 }

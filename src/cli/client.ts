@@ -42,6 +42,8 @@ export class Client {
   constructor(
     readonly server: string,
     private readonly signer?: Signer,
+    /** What a signed request says when there is no signer. */
+    private readonly unsigned = 'no member key: run `covenant init` or set COVENANT_HOME',
   ) {}
 
   get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
@@ -66,11 +68,12 @@ export class Client {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
     if (payload) headers['content-type'] = 'application/json';
     if (method !== 'GET') {
-      if (!this.signer) throw new CovenantError('unauthenticated', 'no member key: run `covenant init` or set COVENANT_HOME');
+      if (!this.signer) throw new CovenantError('unauthenticated', this.unsigned);
       Object.assign(
         headers,
         signRequest({
           method,
+          authority: url.host,
           path: url.pathname,
           query: url.search.slice(1),
           body: payload,

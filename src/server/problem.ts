@@ -1,8 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { hasZodFastifySchemaValidationErrors, type ZodFastifySchemaValidationError } from 'fastify-type-provider-zod';
 import { CovenantError, problemTypeUri, type FieldIssue, type ProblemType } from '../core/errors.js';
 import { ProposalPending } from '../ceremony/command.js';
 import { RateLimited } from './admission.js';
+import { StoreUnavailable } from '../store/faults.js';
 
 /** RFC 9457 problem details, with the offending fields when there are any. */
 export interface Problem {
@@ -38,23 +39,56 @@ export function toProblem(error: CovenantError, instance?: string): Problem {
   };
 }
 
+/**
+ * A problem lists at most this many issues and counts the rest: one hostile body can
+ * provoke an issue per key or per byte, and the answer must stay small and cheap.
+ */
+export const MAX_LISTED_ISSUES = 20;
+/** Longest field path or message listed; both can echo attacker-chosen keys. */
+const MAX_ISSUE_TEXT = 160;
+/** Longest `detail` of a validation problem (it repeats the listed issues). */
+const MAX_VALIDATION_DETAIL = 1024;
+
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/**
+ * The validation-failed error for `issues`, consumed lazily: the first
+ * MAX_LISTED_ISSUES are listed (each clipped), the others only counted.
+ */
+export function validationFailed(issues: Iterable<FieldIssue>): CovenantError {
+  const listed: FieldIssue[] = [];
+  let total = 0;
+  for (const issue of issues) {
+    total += 1;
+    if (listed.length < MAX_LISTED_ISSUES) listed.push({ field: clip(issue.field, MAX_ISSUE_TEXT), message: clip(issue.message, MAX_ISSUE_TEXT) });
+  }
+  const more = total - listed.length;
+  const summary = listed.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+  const detail = clip(summary, MAX_VALIDATION_DETAIL) + (more > 0 ? `; and ${more.toLocaleString('en-US')} more` : '');
+  return new CovenantError('validation-failed', detail, { issues: listed });
+}
+
+/** Fastify's schema issues as ours, one per unknown key of a strict object. */
+function* zodIssues(validation: readonly ZodFastifySchemaValidationError[], where: string): Generator<FieldIssue> {
+  for (const issue of validation) {
+    const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const field = path ? `${where}.${path}` : where;
+    // A strict object's unknown keys: name each one as the offending field.
+    const keys = (issue.params as { keys?: unknown } | undefined)?.keys;
+    if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
+      for (const key of keys) yield { field: `${field}.${String(key)}`, message: 'is not a known field' };
+    } else {
+      yield { field, message: issue.message ?? 'is invalid' };
+    }
+  }
+}
+
 /** Maps fastify's own errors (parsing, limits, schema validation) onto our typed ones. */
 function classify(error: FastifyError, request: FastifyRequest): CovenantError {
   if (error instanceof CovenantError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext ?? 'body';
-    const issues = error.validation.flatMap((issue): FieldIssue[] => {
-      const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const field = path ? `${where}.${path}` : where;
-      // A strict object's unknown keys: name each one as the offending field.
-      const keys = (issue.params as { keys?: unknown } | undefined)?.keys;
-      if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
-        return keys.map((key) => ({ field: `${field}.${String(key)}`, message: 'is not a known field' }));
-      }
-      return [{ field, message: issue.message ?? 'is invalid' }];
-    });
-    const detail = issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
-    return new CovenantError('validation-failed', detail, { issues });
+    return validationFailed(zodIssues(error.validation, where));
   }
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
@@ -106,18 +140,16 @@ export function rejectNulCharacters(request: FastifyRequest): void {
       }
     }
   }
-  if (issues.length > 0) {
-    const detail = issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
-    throw new CovenantError('validation-failed', detail, { issues });
-  }
+  if (issues.length > 0) throw validationFailed(issues);
 }
 
 export function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   // Not a problem: the change was accepted as a proposal and waits for approvals.
   if (error instanceof ProposalPending) return reply.code(202).send({ status: 'pending', proposal: error.proposal });
   const typed = classify(error, request);
-  if (typed.status >= 500) request.log.error({ err: error }, 'request failed');
-  if (typed instanceof RateLimited) reply.header('retry-after', String(typed.retryAfterSeconds));
+  // A store fault fails every request until fixed: only the first of each minute logs it.
+  if (typed.status >= 500 && !(typed instanceof StoreUnavailable && !typed.report)) request.log.error({ err: error }, 'request failed');
+  if (typed instanceof RateLimited || typed instanceof StoreUnavailable) reply.header('retry-after', String(typed.retryAfterSeconds));
   return reply.code(typed.status).type('application/problem+json').send(toProblem(typed, request.url.split('?')[0]));
 }
 

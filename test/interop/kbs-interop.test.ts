@@ -27,7 +27,7 @@ describe('an independent KBS client against a running server', () => {
 
   async function signed(method: string, path: string, body?: unknown): Promise<Response> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = signRequest({ method, path, body: payload, keyId: admin.name, alg: admin.alg, privateKey: admin.privateKey, created: new Date() });
+    const headers = signRequest({ method, authority: new URL(server.url).host, path, body: payload, keyId: admin.name, alg: admin.alg, privateKey: admin.privateKey, created: new Date() });
     const response = await fetch(new URL(path, server.url), { method, headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }, ...(payload === undefined ? {} : { body: payload }) });
     expect(response.status, await response.clone().text()).toBeLessThan(300);
     return response;

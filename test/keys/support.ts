@@ -21,7 +21,7 @@ import type { Store } from '../../src/store/store.js';
 import { VerificationMaterial } from '../../src/app/verification-material.js';
 import { newSessionKey } from '../../src/verifier/session.js';
 import { useFreshInstance, type BackendFactory, type BackendInstance } from '../store/backends.js';
-import { createTestPlane, manualClock, type TestMember, type TestPlane } from '../support/control-plane.js';
+import { createTestPlane, INJECT_AUTHORITY, manualClock, type TestMember, type TestPlane } from '../support/control-plane.js';
 import { simPki, type SimPki } from '../support/fleet.js';
 
 export const WORKLOAD = 'payments/ingest';
@@ -86,7 +86,7 @@ export async function createBrokerServer(store: Store, clock = manualClock(), op
   });
   const signedRaw = async (method: string, url: string, payload: string | undefined, member: TestMember = plane.admin): Promise<LightMyRequestResponse> => {
     const [path, query] = url.split('?') as [string, string | undefined];
-    const headers = signRequest({ method, path, query, body: payload, keyId: member.name, alg: member.alg, privateKey: member.privateKey, created: clock() });
+    const headers = signRequest({ method, authority: INJECT_AUTHORITY, path, query, body: payload, keyId: member.name, alg: member.alg, privateKey: member.privateKey, created: clock() });
     return app.inject({
       method: method as 'POST',
       url,

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { buildServer, REDACTED_PATHS } from '../../src/server/app.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { signRequest } from '../../src/ceremony/signed-request.js';
-import { createTestPlane } from '../support/control-plane.js';
+import { createTestPlane, INJECT_AUTHORITY } from '../support/control-plane.js';
 import { describeEachBackend, useFreshInstance } from '../store/backends.js';
 
 describeEachBackend('request logs', (backend) => {
@@ -28,7 +28,7 @@ describeEachBackend('request logs', (backend) => {
       logger: { level: 'info', stream: sink, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: (req: { headers: unknown; url: string }) => ({ url: req.url, headers: req.headers }) } },
     });
     const body = JSON.stringify({ name: 'logged/workload' });
-    const headers = signRequest({ method: 'POST', path: '/v1/workloads', body, keyId: 'admin', alg: plane.admin.alg, privateKey: plane.admin.privateKey, created: new Date() });
+    const headers = signRequest({ method: 'POST', authority: INJECT_AUTHORITY, path: '/v1/workloads', body, keyId: 'admin', alg: plane.admin.alg, privateKey: plane.admin.privateKey, created: new Date() });
     const response = await app.inject({ method: 'POST', url: '/v1/workloads', payload: body, headers: { ...headers, 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(201);
     await app.close();

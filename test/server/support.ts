@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { signRequest } from '../../src/ceremony/signed-request.js';
 import type { LedgerEntry } from '../../src/ledger/entry.js';
 import { useFreshInstance, type BackendFactory, type BackendInstance } from '../store/backends.js';
-import { createTestServer, manualClock, type TestMember, type TestServer, type TestServerOptions } from '../support/control-plane.js';
+import { createTestServer, INJECT_AUTHORITY, manualClock, type TestMember, type TestServer, type TestServerOptions } from '../support/control-plane.js';
 
 export type ManualClock = ReturnType<typeof manualClock>;
 
@@ -165,6 +165,7 @@ export function signatureHeaders(
   const at = url.indexOf('?');
   return signRequest({
     method,
+    authority: INJECT_AUTHORITY,
     path: at < 0 ? url : url.slice(0, at),
     query: at < 0 ? undefined : url.slice(at + 1),
     body: payload,

@@ -1,3 +1,4 @@
+import type { TokenKeyRing } from '../../src/app/token-key-ring.js';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { VerificationMaterial } from '../../src/app/verification-material.js';
@@ -85,6 +86,8 @@ export interface TestServerOptions {
   readonly tokenLifetimeSeconds?: number;
   /** The app's pino options (default: no logging). */
   readonly logger?: Parameters<typeof buildServer>[0]['logger'];
+  /** Token keys that rotate online, on this server's store (default: one fixed key, no rotation route). */
+  readonly tokenKeyRing?: TokenKeyRing;
 }
 
 export async function createTestServer(store: Store, clock: Clock = () => new Date(), options: TestServerOptions = {}): Promise<TestServer> {
@@ -108,7 +111,7 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
     tenant: plane.tenant,
     material,
     sessionKey: newSessionKey(),
-    tokenKey,
+    tokenKey: options.tokenKeyRing ?? tokenKey,
     verifiers: options.verifiers ?? [],
     build: 'test',
     tokenJitter: options.tokenJitter ?? 0,
@@ -119,7 +122,7 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
     tenant: plane.tenant,
     metrics: new Metrics(),
     version: 'test',
-    tokenKeys: [{ key: tokenKey }],
+    tokenKeys: options.tokenKeyRing ?? [{ key: tokenKey }],
     attestation,
     material,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),

@@ -43,10 +43,6 @@ export function attestationRoutes(app: FastifyInstance, { attestation, admission
   const tags = ['attestation'];
   const config = { unsigned: true };
 
-  // The document is parsed by the service (it is untrusted bytes, fuzzed there), so
-  // the route takes it raw.
-  app.addContentTypeParser(ATTESTATION_MEDIA_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
   const sessionView = (session: AttestationSession, status: string) => ({
     status,
     nonce: base64url.encode(session.nonce),
@@ -74,34 +70,47 @@ export function attestationRoutes(app: FastifyInstance, { attestation, admission
     },
   );
 
-  api.post(
-    '/challenge-response/v1/session/:id',
-    { config, schema: { tags, summary: 'Submit evidence to a session; returns the attestation result (EAR)', params: sessionParams } },
-    async (request, reply) => {
-      const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-      if (contentType !== ATTESTATION_MEDIA_TYPE || !Buffer.isBuffer(request.body)) {
-        throw new CovenantError('unsupported-media-type', `evidence must be posted as ${ATTESTATION_MEDIA_TYPE}`);
-      }
-      const body = request.body;
-      const attest = () => attestation.attest(request.params.id, body, ATTESTATION_MEDIA_TYPE);
-      const attested = await (admission === undefined ? attest() : admission.withinFlight(attest));
-      return reply.type(SESSION_MEDIA_TYPE).send({
-        ...sessionView(attested.session, 'complete'),
-        evidence: { type: attested.envelope.evidenceType, value: Buffer.from(attested.envelope.evidence).toString('base64') },
-        result: attested.token,
-        appraisal: {
-          instance: attested.instance,
-          status: attested.appraisal.status,
-          policy: attested.appraisal.policyId,
-          ...(attested.appraisal.matchedRelease === undefined ? {} : { release: attested.appraisal.matchedRelease }),
-          reasons: attested.appraisal.reasons,
-          ...(attested.devices.length === 0
-            ? {}
-            : { devices: attested.devices.map((device) => ({ status: device.status, ...(device.matchedRelease === undefined ? {} : { release: device.matchedRelease }), reasons: device.reasons })) }),
-        },
-      });
-    },
-  );
+  // The evidence route alone takes the attestation media type, in a scope of its own:
+  // registered on the whole app, every route would accept a raw body that its schema
+  // then walks byte by byte (issue 13), and unsigned routes would ledger it. Elsewhere
+  // the type is refused with 415 before the body is read. The document is parsed by
+  // the service (it is untrusted bytes, fuzzed there), so the route takes it raw —
+  // kept as rawBody too, so that a signature's Content-Digest would bind these bytes.
+  void app.register(async (evidence) => {
+    evidence.addContentTypeParser(ATTESTATION_MEDIA_TYPE, { parseAs: 'buffer' }, (request, body, done) => {
+      request.rawBody = body as Buffer;
+      done(null, body);
+    });
+
+    typed(evidence).post(
+      '/challenge-response/v1/session/:id',
+      { config, schema: { tags, summary: 'Submit evidence to a session; returns the attestation result (EAR)', params: sessionParams } },
+      async (request, reply) => {
+        const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+        if (contentType !== ATTESTATION_MEDIA_TYPE || !Buffer.isBuffer(request.body)) {
+          throw new CovenantError('unsupported-media-type', `evidence must be posted as ${ATTESTATION_MEDIA_TYPE}`);
+        }
+        const body = request.body;
+        const attest = () => attestation.attest(request.params.id, body, ATTESTATION_MEDIA_TYPE);
+        const attested = await (admission === undefined ? attest() : admission.withinFlight(attest));
+        return reply.type(SESSION_MEDIA_TYPE).send({
+          ...sessionView(attested.session, 'complete'),
+          evidence: { type: attested.envelope.evidenceType, value: Buffer.from(attested.envelope.evidence).toString('base64') },
+          result: attested.token,
+          appraisal: {
+            instance: attested.instance,
+            status: attested.appraisal.status,
+            policy: attested.appraisal.policyId,
+            ...(attested.appraisal.matchedRelease === undefined ? {} : { release: attested.appraisal.matchedRelease }),
+            reasons: attested.appraisal.reasons,
+            ...(attested.devices.length === 0
+              ? {}
+              : { devices: attested.devices.map((device) => ({ status: device.status, ...(device.matchedRelease === undefined ? {} : { release: device.matchedRelease }), reasons: device.reasons })) }),
+          },
+        });
+      },
+    );
+  });
 
   api.post(
     '/v1/workloads/:workload/policy/dry-run',
