@@ -6,6 +6,7 @@ import { MEMBER_ADD, MEMBER_REMOVE } from '../ceremony/member-commands.js';
 import type { CommandRegistry } from '../ceremony/proposals.js';
 import { BREAK_GLASS, RATIFY_BREAK_GLASS } from '../policy/break-glass.js';
 import { SEALING_WINDOW, SECRET_PUT, SECRET_ROTATE, SECRET_RULES } from '../keys/commands.js';
+import { TOKEN_KEY_ROTATE } from './token-key-rotation.js';
 import { POLICY_UPDATE, RELEASE_REGISTER, WORKLOAD_CREATE } from '../policy/commands.js';
 import { HEALTH_SIGNAL, RELEASE_REVOKE, ROLLOUT_ADVANCE, ROLLOUT_COMPLETE, ROLLOUT_ROLLBACK, ROLLOUT_START } from '../rollout/commands.js';
 
@@ -32,6 +33,7 @@ const COMMANDS: readonly RegisteredCommand[] = [
   registered(COLLATERAL_IMPORT),
   registered(ANCHOR_ADD),
   registered(ANCHOR_REMOVE),
+  registered(TOKEN_KEY_ROTATE),
 ];
 
 export const commandRegistry: CommandRegistry = new Map(COMMANDS.map((command) => [command.name, command]));

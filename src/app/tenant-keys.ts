@@ -1,5 +1,5 @@
 import { generateKeyPairSync, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CovenantError } from '../core/errors.js';
 import type { MemberAdded } from '../ceremony/events.js';
@@ -11,7 +11,8 @@ import type { KeyRotation } from '../verifier/token-keys.js';
 /**
  * A tenant's private keys live as files in the data directory (mode 0600), never in
  * the store or the ledger: `keys/<tenant>/log.pem` signs checkpoints,
- * `keys/<tenant>/token.pem` signs attestation results, `keys/<tenant>/session.key`
+ * `keys/<tenant>/token.pem` signs attestation results until the first online rotation
+ * (src/app/token-key-rotation.ts), `keys/<tenant>/session.key`
  * (32 random bytes) MACs attestation sessions, `keys/<tenant>/admins.json` names the
  * first admins the server enrols when it creates the tenant, and the key broker's
  * `kek.key` and `sealing.key` (below). Replicas sharing a store must share these files.
@@ -20,7 +21,11 @@ export interface TenantKeys {
   readonly log: LogKey;
   /** Signs attestation results now. */
   readonly token: KeyObject;
-  /** Former token keys (`keys/<tenant>/retired/token-<unix seconds>.pem`), still published while their tokens live. */
+  /**
+   * Former token keys (`keys/<tenant>/retired/token-<unix seconds>.pem`), rotated offline
+   * by versions before online rotation (`POST /v1/token-keys/rotations`, kept in the
+   * store); still published while their tokens live.
+   */
   readonly retiredTokens: readonly KeyRotation[];
   readonly session: Uint8Array;
 }
@@ -99,23 +104,6 @@ async function retiredTokens(dir: string): Promise<KeyRotation[]> {
     rotations.push({ key: createPrivateKey(await readFile(join(dir, 'retired', name), 'utf8')), retiredAt: new Date(Number(match[1]) * 1000) });
   }
   return rotations;
-}
-
-/**
- * Replaces the token key: the current one moves to `retired/token-<now>.pem`, where
- * the JWKS keeps publishing it until every token it signed has expired. Servers load
- * keys at start, so they must be stopped first and started after (all replicas).
- */
-export async function rotateTokenKey(dataDir: string, tenant: string, now: Date): Promise<{ readonly retired: string; readonly token: KeyObject }> {
-  const dir = tenantDir(dataDir, tenant);
-  if (!(await exists(join(dir, 'token.pem')))) throw new CovenantError('not-found', `no token key for tenant ${tenant} in ${dir}: run \`covenant init\` first`);
-  await mkdir(join(dir, 'retired'), { recursive: true, mode: 0o700 });
-  const retired = join(dir, 'retired', `token-${Math.floor(now.getTime() / 1000)}.pem`);
-  if (await exists(retired)) throw new CovenantError('conflict', `${retired} already exists: one rotation per second`);
-  await rename(join(dir, 'token.pem'), retired);
-  const token = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  await writeFile(join(dir, 'token.pem'), token.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600, flag: 'wx' });
-  return { retired, token };
 }
 
 /** Data directories made before attestation sessions existed get their key on first start. */

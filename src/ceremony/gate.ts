@@ -23,6 +23,7 @@ export const ACTION_CLASSES = [
   'collateral',
   'trust-anchors',
   'break-glass',
+  'token-key',
 ] as const;
 export type ActionClass = (typeof ACTION_CLASSES)[number];
 

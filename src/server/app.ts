@@ -236,8 +236,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   workloadRoutes(app, context);
   memberRoutes(app, context);
   rolloutRoutes(app, { ...context, metrics });
-  // Collateral or an anchor added by an approval is seen by the next verification, as after a direct change.
-  ceremonyRoutes(app, { ...context, onExecuted: () => options.material?.invalidate() });
+  // What an approval executed is seen at once, as after a direct change: collateral or an
+  // anchor by the next verification, a rotated token key by the next token.
+  const ring = Array.isArray(options.tokenKeys) ? undefined : (options.tokenKeys as TokenKeyRing);
+  ceremonyRoutes(app, {
+    ...context,
+    onExecuted: () => {
+      options.material?.invalidate();
+      ring?.invalidate();
+    },
+  });
   auditRoutes(app, context);
   evidenceRoutes(app, context);
   const verificationMaterial = options.material === undefined ? {} : { cache: options.material };

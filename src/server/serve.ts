@@ -4,6 +4,7 @@ import { AttestationService, type EvidenceVerifier } from '../app/attestation.js
 import { VerificationMaterial } from '../app/verification-material.js';
 import { ControlPlane } from '../app/control-plane.js';
 import { requireTrustBaseMatchesLedger } from '../app/state-check.js';
+import { TokenKeyRing } from '../app/token-key-ring.js';
 import { loadBootstrapAdmins, loadKeyBrokerKeys, loadTenantKeys, type KeyBrokerKeyIds } from '../app/tenant-keys.js';
 import { keysRecordedEntry, recordedKeyIds, recordKeyIds } from '../app/key-ids.js';
 import { createTenant } from '../ceremony/members.js';
@@ -108,10 +109,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // Who may act and what is accepted must be the ledger's, not rows edited while stopped.
     await requireTrustBaseMatchesLedger(store.db, options.tenant);
     const material = new VerificationMaterial(store, options.tenant, clock);
+    // Online rotations live in the shared store, so every replica signs with the same key.
+    const tokenKeys = await TokenKeyRing.open({
+      store,
+      tenant: options.tenant,
+      clock,
+      kms,
+      first: keys.token,
+      settled: keys.retiredTokens,
+      ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
+    });
     const attestationOptions = {
       cp,
       tenant: options.tenant,
-      tokenKey: keys.token,
+      tokenKey: tokenKeys,
       build: options.version,
       material,
       ...(options.evidenceRetentionSeconds === undefined ? {} : { retentionSeconds: options.evidenceRetentionSeconds }),
@@ -135,7 +146,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       signatureWindowSeconds: options.signatureWindowSeconds,
       logger: { level: options.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
       version: options.version,
-      tokenKeys: [...keys.retiredTokens, { key: keys.token }],
+      tokenKeys,
       admission: options.admission ?? DEFAULT_ADMISSION,
       ...(options.tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds: options.tokenLifetimeSeconds }),
       attestation: new AttestationService({ ...attestationOptions, sessionKey: keys.session, verifiers: options.verifiers }),

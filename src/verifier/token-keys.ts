@@ -128,10 +128,57 @@ export async function jwksFromKeys(publicKeys: readonly KeyObject[]): Promise<Pu
  * published until `retiredAt + maxLifetimeSeconds` (pass the jittered maximum,
  * see `longestLifetimeSeconds`) and is dropped from then on: every token it signed
  * has expired, and keeping it longer only widens what a stolen old key could forge.
+ * `retiredAt` must be when the key stopped signing on every replica (`signingHistory`).
  */
 export function keysToPublish<K>(rotations: readonly KeyRotation<K>[], now: Date, maxLifetimeSeconds: number): K[] {
   const nowMs = now.getTime();
   return rotations
     .filter((rotation) => rotation.retiredAt === undefined || nowMs < rotation.retiredAt.getTime() + maxLifetimeSeconds * 1000)
     .map((rotation) => rotation.key);
+}
+
+/**
+ * How long a replica may go on signing with a key a rotation on another replica
+ * retired: each reads the tenant's token keys again at most this often (seconds).
+ */
+export const TOKEN_KEY_REFRESH_SECONDS = 30;
+
+/** A key that became the signing key at `at` (a `token-key.rotated` entry's time). */
+export interface KeyTakeover<K> {
+  readonly key: K;
+  readonly at: Date;
+}
+
+/**
+ * The whole signing history in order, as `keysToPublish` takes it: keys retired before
+ * (offline, while every server was stopped: `settled`), the tenant's first key, then
+ * each key a rotation made current. A key stops signing on the replica that rotated at
+ * once, but on another only at its next read, so its `retiredAt` is its successor's
+ * takeover plus `refreshSeconds`: a token another replica signed with it in between
+ * still verifies until its own `exp`.
+ */
+export function signingHistory<K>(settled: readonly KeyRotation<K>[], first: K, takeovers: readonly KeyTakeover<K>[], refreshSeconds: number): KeyRotation<K>[] {
+  const chain = [{ key: first }, ...takeovers];
+  return [
+    ...settled,
+    ...chain.map((link, i): KeyRotation<K> => {
+      const successor = takeovers[i];
+      return successor === undefined ? { key: link.key } : { key: link.key, retiredAt: new Date(successor.at.getTime() + refreshSeconds * 1000) };
+    }),
+  ];
+}
+
+/**
+ * The JWKS as a server serves it: fixed keys, judged against the clock at each request
+ * (a retired key drops out without a restart), or a source that follows rotations.
+ */
+export async function publishedTokenKeys(
+  keys: readonly KeyRotation[] | { jwks(): PublishedJwks },
+  clock: () => Date,
+  longestLifetime: number,
+): Promise<() => PublishedJwks> {
+  if ('jwks' in keys) return () => keys.jwks();
+  const published = (await jwksFromKeys(keys.map((rotation) => rotation.key))).keys;
+  const rotations = keys.map((rotation, i) => ({ ...rotation, key: published[i]! }));
+  return () => ({ keys: keysToPublish(rotations, clock(), longestLifetime) });
 }

@@ -6,8 +6,6 @@ import type { EarClaims } from '../../verifier/ear.js';
 import type { Client } from '../client.js';
 import type { CliContext } from '../context.js';
 import { formatFields } from '../output.js';
-import { DEFAULT_TENANT } from '../../core/model.js';
-import { DEFAULT_DATA_DIR, parseTenant } from './init.js';
 import { parseHex } from './evidence.js';
 import { RELATIVE_FORMS } from '../../core/duration.js';
 import { timeArgument } from '../context.js';
@@ -110,20 +108,12 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
 
   token
     .command('rotate-key')
-    .description('Replace the tenant\'s token-signing key; the old one stays in the JWKS until its tokens expire (stop the servers first)')
-    .option('--data-dir <dir>', 'data directory', DEFAULT_DATA_DIR)
-    .option('--tenant <name>', 'tenant', parseTenant, DEFAULT_TENANT)
-    .action(async (options: { dataDir: string; tenant: string }) => {
-      const [{ rotateTokenKey }, { signingPublicJwk, thumbprintOf }, { longestLifetimeSeconds }] = await Promise.all([
-        import('../../app/tenant-keys.js'),
-        import('../../verifier/token-keys.js'),
-        import('../../verifier/token-lifetime.js'),
-      ]);
-      const now = new Date();
-      const rotated = await rotateTokenKey(options.dataDir, options.tenant, now);
-      const until = new Date(now.getTime() + longestLifetimeSeconds() * 1000);
-      ctx.out.line(`new token key ${await thumbprintOf(signingPublicJwk(rotated.token))} for tenant ${options.tenant}`);
-      ctx.out.line(`retired key kept in ${rotated.retired}; the JWKS lists it until ${until.toISOString()} (default --token-lifetime)`);
-      ctx.out.line('start the servers again (every replica, with a copy of these files) to sign with the new key');
+    .description("Replace the tenant's token-signing key on the running servers (a governed change of class 'token-key'); the old key stays in the JWKS until every token it signed has expired")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const rotated = await (await ctx.client(command)).post<{ kid: string; rotatedAt: string; everyReplicaBy: string; previousPublishedUntil: string }>('/v1/token-keys/rotations', {});
+      if (options.json) return ctx.out.json(rotated);
+      ctx.out.line(`new token key ${rotated.kid}: signing on this server since ${rotated.rotatedAt}, on every replica by ${rotated.everyReplicaBy}`);
+      ctx.out.line(`the previous key stays in the JWKS until ${rotated.previousPublishedUntil}`);
     });
 }
