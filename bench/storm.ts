@@ -124,9 +124,10 @@ export async function runStorm(options: StormOptions): Promise<StormFigures> {
       await time.run();
       const firstIssued = Math.min(...bFleet.map((b) => decodeJwt(tokens.get(b)!).iat!));
 
-      // Completion: A is refused at once, and relying parties say so.
+      // Completion: A is refused at once, and relying parties say so. Half the live fleet
+      // is still on A, so completing now must be forced (as for an urgent CVE in A).
       after = true;
-      await cp.execute(BENCH_TENANT, completeRollout('admin', WORKLOAD, 'storm bench'));
+      await cp.execute(BENCH_TENANT, completeRollout('admin', WORKLOAD, 'storm bench', { force: true }));
       const completedAt = time.clock().getTime();
       let aTokensRefused = 0;
       for (const a of aFleet) {

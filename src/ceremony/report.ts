@@ -80,6 +80,9 @@ export interface TrustReport {
 /** Entries the system writes by itself that change trust state. */
 const AUTOMATIC = new Set(['policy.version-created', 'rollout.advanced', 'rollout.completed', 'rollout.rolled-back']);
 
+/** A rollout step a person forced past a fleet that had not caught up (src/core/rollout.ts, checkFleet). */
+const forcedPast = (p: Record<string, unknown>): string => (p['forced'] === true ? `⚠ FORCED past the fleet (${String((p['fleet'] as { detail?: string } | undefined)?.detail)}): ` : '');
+
 /** One line about what an entry did. */
 export function describeEntry(entry: LedgerEntry): string {
   const p = entry.payload as Record<string, unknown>;
@@ -106,10 +109,10 @@ export function describeEntry(entry: LedgerEntry): string {
       return `rollout #${d.number} started: ${d.from.join(', ') || '(nothing)'} → ${d.to}`;
     }
     case 'rollout.advanced':
-      return `rollout #${String(p['number'])} advanced to wave ${Number(p['toWave']) + 1}: ${String(p['reason'])}`;
+      return `${forcedPast(p)}rollout #${String(p['number'])} advanced to wave ${Number(p['toWave']) + 1}: ${String(p['reason'])}`;
     case 'rollout.completed':
     case 'rollout.rolled-back':
-      return `rollout #${String(p['number'])} ${entry.type === 'rollout.completed' ? 'completed' : 'rolled back'}: ${String((p['outcome'] as { reason: string }).reason)}`;
+      return `${forcedPast(p)}rollout #${String(p['number'])} ${entry.type === 'rollout.completed' ? 'completed' : 'rolled back'}: ${String((p['outcome'] as { reason: string }).reason)}`;
     case 'release.revoked':
       return `release ${String(p['version'])} revoked${p['deadline'] ? ` with a deadline ${String(p['deadline'])}` : ''}: ${String(p['reason'])}`;
     case 'policy.break-glass':

@@ -3,7 +3,8 @@
  * A to release B in step with the fleet. Before any B instance is deployed the policy
  * accepts A ∪ B; a completed rollout leaves B alone (A can never return); a rolled-back
  * one leaves A alone (B never becomes the floor). Waves pace the move; a gate decides,
- * from the fleet's own attestation results, whether a wave may end.
+ * from the fleet's own attestation results, whether a wave may end, and the share of
+ * the live fleet on B whether the fleet has come that far.
  *
  * Everything here is pure: the store supplies the current state, the caller the time.
  */
@@ -39,6 +40,8 @@ export interface GateSpec {
   readonly autoAdvance: boolean;
   /** Roll back as soon as the gate fails. */
   readonly autoRollback: boolean;
+  /** An instance seen within this many seconds counts as live (absent: DEFAULT_LIVE_WINDOW_SECONDS). */
+  readonly liveWindowSeconds?: number;
 }
 
 /** The rollout as started: immutable, committed in the `rollout.started` entry. */
@@ -122,7 +125,7 @@ function count(value: unknown, field: string): number {
   return value;
 }
 
-const GATE_KEYS = new Set(['minAffirming', 'maxContraindicatedPercent', 'minSoak', 'health', 'autoAdvance', 'autoRollback']);
+const GATE_KEYS = new Set(['minAffirming', 'maxContraindicatedPercent', 'minSoak', 'health', 'autoAdvance', 'autoRollback', 'liveWindow']);
 
 /**
  * Validates a gates file (docs/rollouts.md, "Gates file") against the rollout's waves.
@@ -169,8 +172,15 @@ export function parseGate(value: unknown, waves: number): GateSpec {
     }, fallback);
   const autoAdvance = flag('autoAdvance', true);
   const autoRollback = flag('autoRollback', true);
+  const liveWindowSeconds = attempt(() => {
+    if (input.liveWindow === undefined) return undefined;
+    const seconds = parseDuration(input.liveWindow, 'gate.liveWindow');
+    // Zero would make every fleet empty, and an empty fleet holds no wave back.
+    if (seconds < 1) throw invalid('gate.liveWindow', 'must be at least 1s');
+    return seconds;
+  }, undefined);
   if (issues.length > 0) throw new CovenantError('validation-failed', `invalid gate: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
-  return { minAffirming, maxContraindicatedPercent, minSoakSeconds, health, autoAdvance, autoRollback };
+  return { minAffirming, maxContraindicatedPercent, minSoakSeconds, health, autoAdvance, autoRollback, ...(liveWindowSeconds === undefined ? {} : { liveWindowSeconds }) };
 }
 
 /** What `rollout start` asks for. */
@@ -414,19 +424,100 @@ export function describeGate(evaluation: GateEvaluation): string {
 export type Advance = { readonly kind: 'advance'; readonly toWave: number } | { readonly kind: 'complete' };
 
 /**
- * A person's `advance` (or `complete`): allowed unless the gate has failed — a failing
- * gate calls for a rollback, never for pushing on. A pending gate is the operator's
- * call, recorded with the gate's values in the ledger.
+ * An instance is live when its latest verdict came within this window. Instances
+ * re-attest once per token lifetime (10 minutes by default, ±20 %), so an hour is
+ * several missed re-attestations: such an instance holds no token and is taken to be
+ * gone. A deployment with longer token lifetimes sets `liveWindow` in the gates file.
  */
-export function decideManualAdvance(rollout: Rollout | undefined, workload: string, evaluation: GateEvaluation, expectedWave?: number): Advance {
+export const DEFAULT_LIVE_WINDOW_SECONDS = 3600;
+
+export function liveWindowSeconds(document: RolloutDocument): number {
+  return document.gate?.liveWindowSeconds ?? DEFAULT_LIVE_WINDOW_SECONDS;
+}
+
+/** The rollout's live fleet: instances whose latest verdict matched A or B and came within the live window. */
+export interface FleetShare {
+  /** Live instances on B. */
+  readonly onTarget: number;
+  /** Live instances on A or B. */
+  readonly live: number;
+  readonly liveWindowSeconds: number;
+}
+
+/** The fleet against what a step needs; recorded with the step in the ledger. */
+export interface FleetCheck extends FleetShare {
+  readonly requiredPercent: number;
+  readonly met: boolean;
+  /** E.g. "43 of 94 live instances (45 %) are on 2.0.0; wave 4 needs 100 %". */
+  readonly detail: string;
+}
+
+/**
+ * Whether the fleet has caught up with a step: leaving a wave needs that wave's share
+ * of the live instances on B; completing needs all of them, from whichever wave, since
+ * completion takes A's standing away. With no live instance nobody loses standing,
+ * so nothing is held back. The share is compared exactly, never rounded into a pass.
+ */
+export function checkFleet(rollout: Rollout, step: Advance, share: FleetShare): FleetCheck {
+  const { waves, to, from } = rollout.document;
+  const last = rollout.wave === waves.length - 1;
+  const requiredPercent = step.kind === 'complete' ? 100 : waves[rollout.wave]!;
+  const needs = `${step.kind === 'complete' && !last ? 'completion' : `wave ${rollout.wave + 1}`} needs ${requiredPercent} %`;
+  if (share.live === 0) {
+    return { ...share, requiredPercent, met: true, detail: `no live instance on ${[...from, to].join(', ')} (none seen in the last ${share.liveWindowSeconds}s): nobody to move; ${needs}` };
+  }
+  const met = share.onTarget * 100 >= requiredPercent * share.live;
+  const percent = Math.floor((share.onTarget * 100) / share.live);
+  return { ...share, requiredPercent, met, detail: `${share.onTarget} of ${share.live} live instances (${percent} %) are on ${to}; ${needs}` };
+}
+
+/** A person's decision to move on, and what it was made on. */
+export interface ManualStep {
+  readonly step: Advance;
+  readonly fleet: FleetCheck;
+  /** True when the step went past a fleet that had not caught up. */
+  readonly forced: boolean;
+}
+
+export interface ManualOptions {
+  /** Applies to this wave (0-based) only. */
+  readonly expectedWave?: number;
+  /** Move on although the fleet has not caught up; needs a reason. */
+  readonly force?: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * A person's `advance`: allowed unless the gate has failed — a failing gate calls for a
+ * rollback, never for pushing on — and once the fleet has caught up with the wave, or
+ * when forced with a reason. A pending gate is the operator's call, recorded with the
+ * gate's values in the ledger.
+ */
+export function decideManualAdvance(rollout: Rollout | undefined, workload: string, evaluation: GateEvaluation, share: FleetShare, options: ManualOptions = {}): ManualStep {
   const current = requireActive(rollout, workload);
-  if (expectedWave !== undefined && expectedWave !== current.wave) {
-    throw new CovenantError('conflict', `rollout #${current.document.number} is at wave ${current.wave + 1}, not ${expectedWave + 1}`);
+  if (options.expectedWave !== undefined && options.expectedWave !== current.wave) {
+    throw new CovenantError('conflict', `rollout #${current.document.number} is at wave ${current.wave + 1}, not ${options.expectedWave + 1}`);
+  }
+  return manualStep(current, evaluation, share, nextStep(current), options);
+}
+
+/** A person's `complete`, from any wave: as `decideManualAdvance`, against the whole fleet. */
+export function decideManualCompletion(rollout: Rollout | undefined, workload: string, evaluation: GateEvaluation, share: FleetShare, options: ManualOptions = {}): ManualStep {
+  return manualStep(requireActive(rollout, workload), evaluation, share, { kind: 'complete' }, options);
+}
+
+function manualStep(rollout: Rollout, evaluation: GateEvaluation, share: FleetShare, step: Advance, options: ManualOptions): ManualStep {
+  if (options.force === true && (options.reason ?? '').trim().length === 0) {
+    throw new CovenantError('validation-failed', 'reason: forcing a rollout past its fleet needs a reason', { issues: [{ field: 'reason', message: 'required with force' }] });
   }
   if (evaluation.verdict === 'fail') {
-    throw new CovenantError('conflict', `the gate of wave ${current.wave + 1} has failed (${describeGate(evaluation)}): roll back instead`);
+    throw new CovenantError('conflict', `the gate of wave ${rollout.wave + 1} has failed (${describeGate(evaluation)}): roll back instead`);
   }
-  return nextStep(current);
+  const fleet = checkFleet(rollout, step, share);
+  if (!fleet.met && options.force !== true) {
+    throw new CovenantError('conflict', `${fleet.detail}: wait for the fleet to move, or force it with a reason (ledgered as forced)`);
+  }
+  return { step, fleet, forced: !fleet.met };
 }
 
 function nextStep(rollout: Rollout): Advance {
@@ -434,29 +525,32 @@ function nextStep(rollout: Rollout): Advance {
 }
 
 export type DriverAction =
-  | { readonly kind: 'advance'; readonly toWave: number; readonly reason: string }
-  | { readonly kind: 'complete'; readonly trigger: 'gate' | 'deadline'; readonly reason: string }
+  | { readonly kind: 'advance'; readonly toWave: number; readonly reason: string; readonly fleet: FleetCheck }
+  | { readonly kind: 'complete'; readonly trigger: 'gate' | 'deadline'; readonly reason: string; readonly fleet: FleetCheck }
   | { readonly kind: 'rollback'; readonly trigger: 'gate' | 'deadline'; readonly reason: string };
 
 /**
  * What the rollout driver does on its own at `now`, by the rules approved at start:
- * a passed deadline first (it is not negotiable), then a failed gate (roll back), then a
- * passed gate (move on). Null: wait.
+ * a passed deadline first (it is not negotiable, whatever the fleet), then a failed gate
+ * (roll back), then a passed gate — once the fleet has caught up with the wave (move
+ * on). The driver never forces. Null: wait.
  */
-export function driverAction(rollout: Rollout, evaluation: GateEvaluation, now: Date): DriverAction | null {
+export function driverAction(rollout: Rollout, evaluation: GateEvaluation, share: FleetShare, now: Date): DriverAction | null {
   if (rollout.status !== 'active') return null;
   const { deadline, onDeadline, gate } = rollout.document;
   if (deadline !== null && Date.parse(deadline) <= now.getTime()) {
     return onDeadline === 'enforce'
-      ? { kind: 'complete', trigger: 'deadline', reason: `deadline ${deadline} reached: ${rollout.document.from.join(', ') || 'the old release'} is no longer accepted` }
+      ? { kind: 'complete', trigger: 'deadline', reason: `deadline ${deadline} reached: ${rollout.document.from.join(', ') || 'the old release'} is no longer accepted`, fleet: checkFleet(rollout, { kind: 'complete' }, share) }
       : { kind: 'rollback', trigger: 'deadline', reason: `deadline ${deadline} reached before completion` };
   }
   if (gate === null) return null;
   if (evaluation.verdict === 'fail' && gate.autoRollback) return { kind: 'rollback', trigger: 'gate', reason: `gate of wave ${rollout.wave + 1} failed: ${describeGate(evaluation)}` };
   if (evaluation.verdict === 'pass' && gate.autoAdvance) {
     const next = nextStep(rollout);
-    const reason = `gate of wave ${rollout.wave + 1} passed: ${describeGate(evaluation)}`;
-    return next.kind === 'advance' ? { kind: 'advance', toWave: next.toWave, reason } : { kind: 'complete', trigger: 'gate', reason };
+    const fleet = checkFleet(rollout, next, share);
+    if (!fleet.met) return null;
+    const reason = `gate of wave ${rollout.wave + 1} passed: ${describeGate(evaluation)}; ${fleet.detail}`;
+    return next.kind === 'advance' ? { kind: 'advance', toWave: next.toWave, reason, fleet } : { kind: 'complete', trigger: 'gate', reason, fleet };
   }
   return null;
 }

@@ -5,25 +5,26 @@ import { expiredDeadlines, type PolicyUpdate } from '../core/policy.js';
 import {
   decideCompletion,
   decideManualAdvance,
+  decideManualCompletion,
   decideRollback,
   describeGate,
   driverAction,
   evaluateGate,
   planRollout,
   type Ending,
+  type FleetCheck,
   type GateEvaluation,
   type ReleaseStatusChange,
   type Rollout,
   type RolloutArgs,
   type RolloutOutcome,
   type TransitionTrigger,
-  MAX_WAVES,
 } from '../core/rollout.js';
 import { z } from 'zod';
 import { defineCommand, governed } from '../ceremony/command.js';
 import { parseArgs } from '../ceremony/parse-args.js';
 import { workloadName } from '../policy/schemas.js';
-import { EndArgs, StartArgs } from './schemas.js';
+import { AdvanceArgs, CompleteArgs, EndArgs, StartArgs } from './schemas.js';
 import type { Decision, Projector, Unit } from '../ledger/committer.js';
 import type { NewEntry } from '../ledger/entry.js';
 import { decidePolicy, ledgeringRefusals, policyVersionEntry } from '../policy/commands.js';
@@ -47,7 +48,7 @@ import {
   type RolloutStarted,
 } from './events.js';
 import { answerGate, type GateAnswer, type GateQuestion } from './integrations.js';
-import { activeRollout, healthSignals, latestRollout, nextRolloutNumber, waveStats } from './queries.js';
+import { activeRollout, healthSignals, latestRollout, liveFleet, nextRolloutNumber, waveStats } from './queries.js';
 
 /** The actor of transitions the rules approved at start make on their own. */
 export const DRIVER: Actor = 'system:rollout-driver';
@@ -115,8 +116,16 @@ export const ROLLOUT_START = defineCommand({
     }),
 });
 
-function advanced(actor: Actor, rollout: Rollout, toWave: number, trigger: 'manual' | 'gate', reason: string, gate: GateEvaluation, now: Date): Decision<RolloutTransition> {
-  const payload: RolloutAdvanced = { number: rollout.document.number, fromWave: rollout.wave, toWave, trigger, reason, gate };
+/** What a wave's end or a completion was decided on: the fleet's share, and whether a person forced it past. */
+interface FleetRecord {
+  readonly fleet: FleetCheck;
+  readonly forced: boolean;
+}
+
+const fleetFields = ({ fleet, forced }: FleetRecord) => ({ fleet, ...(forced ? { forced: true as const } : {}) });
+
+function advanced(actor: Actor, rollout: Rollout, toWave: number, trigger: 'manual' | 'gate', reason: string, gate: GateEvaluation, record: FleetRecord, now: Date): Decision<RolloutTransition> {
+  const payload: RolloutAdvanced = { number: rollout.document.number, fromWave: rollout.wave, toWave, trigger, reason, gate, ...fleetFields(record) };
   return {
     entries: [{ type: ROLLOUT_ADVANCED, actor, workload: rollout.document.workload, payload }],
     result: { rollout: { ...rollout, wave: toWave, waveStartedAt: now.toISOString() }, gate },
@@ -124,7 +133,7 @@ function advanced(actor: Actor, rollout: Rollout, toWave: number, trigger: 'manu
 }
 
 /** Completion or rollback: the rollout entry, then the policy version that ends it (if any). */
-async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'complete' | 'rollback', trigger: TransitionTrigger, reason: string, gate: GateEvaluation): Promise<Decision<RolloutTransition>> {
+async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'complete' | 'rollback', trigger: TransitionTrigger, reason: string, gate: GateEvaluation, record?: FleetRecord): Promise<Decision<RolloutTransition>> {
   const { workload, to } = rollout.document;
   const current = await currentPolicy(tx, ctx.tenant, workload);
   if (current === null) throw new CovenantError('internal', `workload ${workload} has a rollout but no policy`);
@@ -138,7 +147,7 @@ async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'co
     ending = decideRollback(rollout, workload, current.document, outcome);
   }
   const policy = ending.policy === undefined ? undefined : await decideFromCurrent(tx, ctx, actor, workload, ending.policy);
-  const payload: RolloutEnded = { number: rollout.document.number, wave: rollout.wave, outcome, gate, policy: policy?.id ?? null, releaseStatus: ending.releaseStatus };
+  const payload: RolloutEnded = { number: rollout.document.number, wave: rollout.wave, outcome, gate, ...(record === undefined ? {} : fleetFields(record)), policy: policy?.id ?? null, releaseStatus: ending.releaseStatus };
   const entries: NewEntry[] = [{ type: kind === 'complete' ? ROLLOUT_COMPLETED : ROLLOUT_ROLLED_BACK, actor, workload, payload }];
   if (policy !== undefined) entries.push(policyVersionEntry(actor, workload, policy, []));
   return {
@@ -148,34 +157,38 @@ async function ended(tx: Tx, ctx: Ctx, actor: Actor, rollout: Rollout, kind: 'co
 }
 
 /**
- * Ends the wave by hand: the next wave, or completion after the last. `expectedWave`
- * (0-based) makes a retried or raced request harmless: it applies to that wave only.
+ * Ends the wave by hand: the next wave, or completion after the last, once the fleet
+ * has caught up with the wave (or forced, with a reason). `expectedWave` (0-based)
+ * makes a retried or raced request harmless: it applies to that wave only.
  */
 export const ROLLOUT_ADVANCE = defineCommand({
   name: 'rollout.advance',
   action: 'rollout-advance',
-  parse: (raw) => parseArgs(z.strictObject({ workload: workloadName, expectedWave: z.number().int().min(0).max(MAX_WAVES).optional(), reason: z.string().max(1024).optional() }), raw),
+  parse: (raw) => parseArgs(AdvanceArgs, raw),
   target: (args) => `rollout/${args.workload}/advance`,
-  async run(tx, ctx, actor, { workload, expectedWave, reason: given }): Promise<Decision<RolloutTransition>> {
+  async run(tx, ctx, actor, { workload, expectedWave, reason: given, force }): Promise<Decision<RolloutTransition>> {
     const rollout = await requireActive(tx, ctx.tenant, workload);
     const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
-    const step = decideManualAdvance(rollout, workload, gate, expectedWave);
-    const reason = given?.trim() || `advanced by ${actor}; gate: ${describeGate(gate)}`;
-    return step.kind === 'advance' ? advanced(actor, rollout, step.toWave, 'manual', reason, gate, ctx.now) : ended(tx, ctx, actor, rollout, 'complete', 'manual', reason, gate);
+    const decided = decideManualAdvance(rollout, workload, gate, await liveFleet(tx, ctx.tenant, rollout, ctx.now), { expectedWave, force, reason: given });
+    const reason = given === undefined || given.trim() === '' ? `advanced by ${actor}; gate: ${describeGate(gate)}; ${decided.fleet.detail}` : requireReason(given);
+    return decided.step.kind === 'advance'
+      ? advanced(actor, rollout, decided.step.toWave, 'manual', reason, gate, decided, ctx.now)
+      : ended(tx, ctx, actor, rollout, 'complete', 'manual', reason, gate, decided);
   },
 });
 
-/** Completes the rollout now, whatever wave it is in, unless its gate has failed. */
+/** Completes the rollout now, whatever wave it is in, unless its gate has failed, once the whole live fleet is on B (or forced, with a reason). */
 export const ROLLOUT_COMPLETE = defineCommand({
   name: 'rollout.complete',
   action: 'rollout-complete',
-  parse: (raw) => parseArgs(EndArgs, raw),
+  parse: (raw) => parseArgs(CompleteArgs, raw),
   target: (args) => `rollout/${args.workload}/complete`,
-  async run(tx, ctx, actor, { workload, reason }): Promise<Decision<RolloutTransition>> {
+  async run(tx, ctx, actor, { workload, reason, force }): Promise<Decision<RolloutTransition>> {
     const rollout = await requireActive(tx, ctx.tenant, workload);
+    const why = requireReason(reason);
     const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
-    if (gate.verdict === 'fail') throw new CovenantError('conflict', `the gate of wave ${rollout.wave + 1} has failed (${describeGate(gate)}): roll back instead`);
-    return ended(tx, ctx, actor, rollout, 'complete', 'manual', requireReason(reason), gate);
+    const decided = decideManualCompletion(rollout, workload, gate, await liveFleet(tx, ctx.tenant, rollout, ctx.now), { force, reason: why });
+    return ended(tx, ctx, actor, rollout, 'complete', 'manual', why, gate, decided);
   },
 });
 
@@ -193,9 +206,10 @@ export const ROLLOUT_ROLLBACK = defineCommand({
 });
 
 export const startRollout = (signer: string, workload: string, args: RolloutArgs): Unit<RolloutTransition> => governed(signer, ROLLOUT_START, { workload, ...args });
-export const advanceRollout = (signer: string, workload: string, options: { readonly expectedWave?: number; readonly reason?: string } = {}): Unit<RolloutTransition> =>
+export const advanceRollout = (signer: string, workload: string, options: { readonly expectedWave?: number; readonly reason?: string; readonly force?: boolean } = {}): Unit<RolloutTransition> =>
   governed(signer, ROLLOUT_ADVANCE, { workload, ...options });
-export const completeRollout = (signer: string, workload: string, reason: string): Unit<RolloutTransition> => governed(signer, ROLLOUT_COMPLETE, { workload, reason });
+export const completeRollout = (signer: string, workload: string, reason: string, options: { readonly force?: boolean } = {}): Unit<RolloutTransition> =>
+  governed(signer, ROLLOUT_COMPLETE, { workload, reason, ...options });
 export const rollbackRollout = (signer: string, workload: string, reason: string): Unit<RolloutTransition> => governed(signer, ROLLOUT_ROLLBACK, { workload, reason });
 
 function requireReason(reason: string): string {
@@ -225,12 +239,12 @@ export function driveRollout(workload: string): Unit<DriverOutcome> {
     const rollout = await activeRollout(tx, ctx.tenant, workload);
     if (rollout !== undefined) {
       const gate = await gateNow(tx, ctx.tenant, rollout, ctx.now);
-      const action = driverAction(rollout, gate, ctx.now);
+      const action = driverAction(rollout, gate, await liveFleet(tx, ctx.tenant, rollout, ctx.now), ctx.now);
       if (action !== null) {
         const decision =
           action.kind === 'advance'
-            ? advanced(DRIVER, rollout, action.toWave, 'gate', action.reason, gate, ctx.now)
-            : await ended(tx, ctx, DRIVER, rollout, action.kind, action.trigger, action.reason, gate);
+            ? advanced(DRIVER, rollout, action.toWave, 'gate', action.reason, gate, { fleet: action.fleet, forced: false }, ctx.now)
+            : await ended(tx, ctx, DRIVER, rollout, action.kind, action.trigger, action.reason, gate, action.kind === 'complete' ? { fleet: action.fleet, forced: false } : undefined);
         if ('rejection' in decision) return decision as Decision<never>;
         entries.push(...decision.entries);
         transition = { ...decision.result, action: action.kind };

@@ -1,6 +1,7 @@
 import type { PolicyDocument, Release } from '../core/model.js';
+import { deadlinePassed } from '../core/policy.js';
 import type { Rollout } from '../core/rollout.js';
-import type { InstanceRow } from './queries.js';
+import type { InstanceRow, ReleaseCount } from './queries.js';
 
 /**
  * Who still runs what they should not (the seeds' patch deadlines): per release that
@@ -63,4 +64,29 @@ export function complianceReport(policy: PolicyDocument | null, releases: Readon
   }
   groups.sort((a, b) => ORDER.indexOf(a.standing) - ORDER.indexOf(b.standing) || String(a.release).localeCompare(String(b.release)));
   return { compliant, outstanding, groups };
+}
+
+/** The standing shown for instances last accepted on a release the policy in force no longer accepts. */
+export const NO_LONGER_ACCEPTED = 'no-longer-accepted';
+
+/**
+ * Fleet counts by standing at `now` rather than by the verdict of the day each instance
+ * attested: an `affirming` (or `warning`) verdict on a release the policy has since
+ * dropped — or whose deadline has passed — no longer stands, and its instances are
+ * counted as `no-longer-accepted`. Contraindicated and unmatched instances stay as they are.
+ */
+export function standingNow(counts: readonly ReleaseCount[], policy: PolicyDocument | null, now: Date): ReleaseCount[] {
+  const stands = (release: string | null): boolean => {
+    const entry = release === null ? undefined : policy?.accepted.find((accepted) => accepted.version === release);
+    return entry !== undefined && !deadlinePassed(entry, now);
+  };
+  const merged = new Map<string, ReleaseCount>();
+  for (const row of counts) {
+    const status = row.status !== 'contraindicated' && row.release !== null && !stands(row.release) ? NO_LONGER_ACCEPTED : row.status;
+    const key = `${row.release ?? ''}\n${status}`;
+    const previous = merged.get(key);
+    merged.set(key, { release: row.release, status, instances: (previous?.instances ?? 0) + row.instances });
+  }
+  // In the inventory's order: a relabelled row takes the place of the first it absorbs.
+  return [...merged.values()];
 }

@@ -1,4 +1,4 @@
-import type { GateEvaluation, ReleaseStatusChange, RolloutDocument, RolloutOutcome } from '../core/rollout.js';
+import type { FleetCheck, GateEvaluation, ReleaseStatusChange, RolloutDocument, RolloutOutcome } from '../core/rollout.js';
 
 /** Ledger entry types of rollouts, revocations and gate integrations, and their payloads. */
 export const ROLLOUT_STARTED = 'rollout.started';
@@ -25,6 +25,10 @@ export interface RolloutAdvanced {
   readonly reason: string;
   /** The gate as it stood when the wave ended: what the decision was made on. */
   readonly gate: GateEvaluation;
+  /** The live fleet's share on B against the wave's (absent in entries written before it was checked). */
+  readonly fleet?: FleetCheck;
+  /** A person moved on although the fleet had not caught up (the reason says why). */
+  readonly forced?: true;
 }
 
 export interface RolloutEnded {
@@ -32,6 +36,10 @@ export interface RolloutEnded {
   readonly wave: number;
   readonly outcome: RolloutOutcome;
   readonly gate: GateEvaluation;
+  /** Completion: the live fleet's share on B against 100 % (a deadline completes whatever it is). */
+  readonly fleet?: FleetCheck;
+  /** A person completed although the fleet had not caught up (the outcome's reason says why). */
+  readonly forced?: true;
   /** The policy version that ends it, when the policy had to change. */
   readonly policy: string | null;
   /** Completion: B accepted, A retired. Rollback: B registered again. */

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { HealthSignal, Rollout, RolloutDocument, RolloutOutcome, RolloutStatus, WaveStats } from '../core/rollout.js';
+import { liveWindowSeconds, type FleetShare, type HealthSignal, type Rollout, type RolloutDocument, type RolloutOutcome, type RolloutStatus, type WaveStats } from '../core/rollout.js';
+import { currentPolicy } from '../policy/queries.js';
+import { standingNow } from './compliance.js';
 import type { Database, RolloutsTable } from '../store/schema.js';
 import type { Tx } from '../store/store.js';
 
@@ -67,8 +69,8 @@ export interface ReleaseCount {
   readonly instances: number;
 }
 
-/** The fleet by matched release and latest verdict, optionally only instances seen since a time. */
-export async function fleetCounts(db: Db, tenant: string, workload: string, since?: string): Promise<ReleaseCount[]> {
+/** The inventory by matched release and latest verdict, optionally only instances seen since a time. */
+async function verdictCounts(db: Db, tenant: string, workload: string, since?: string): Promise<ReleaseCount[]> {
   let query = db
     .selectFrom('instances')
     .select(['release', 'status', (eb) => eb.fn.countAll().as('n')])
@@ -77,6 +79,34 @@ export async function fleetCounts(db: Db, tenant: string, workload: string, sinc
   if (since !== undefined) query = query.where('last_seen', '>=', since);
   const rows = await query.groupBy(['release', 'status']).orderBy('release').orderBy('status').execute();
   return rows.map((row) => ({ release: row.release, status: row.status, instances: Number(row.n) }));
+}
+
+/**
+ * The fleet by matched release and standing at `now`: the latest verdict, except that
+ * an instance accepted on a release the policy has since dropped (retired, revoked,
+ * rolled back, past its deadline) is `no-longer-accepted` — its token no longer stands.
+ */
+export async function fleetCounts(db: Db, tenant: string, workload: string, now: Date, since?: string): Promise<ReleaseCount[]> {
+  // One after the other: on SQLite a transaction has one connection.
+  const counts = await verdictCounts(db, tenant, workload, since);
+  return standingNow(counts, (await currentPolicy(db, tenant, workload))?.document ?? null, now);
+}
+
+/** The rollout's live fleet at `now` (see `FleetShare`), from the inventory. */
+export async function liveFleet(db: Db, tenant: string, rollout: Rollout, now: Date): Promise<FleetShare> {
+  const { workload, from, to } = rollout.document;
+  const window = liveWindowSeconds(rollout.document);
+  const rows = await db
+    .selectFrom('instances')
+    .select(['release', (eb) => eb.fn.countAll().as('n')])
+    .where('tenant', '=', tenant)
+    .where('workload', '=', workload)
+    .where('release', 'in', [...from, to])
+    .where('last_seen', '>=', new Date(now.getTime() - window * 1000).toISOString())
+    .groupBy('release')
+    .execute();
+  const count = (release: string): number => Number(rows.find((row) => row.release === release)?.n ?? 0);
+  return { onTarget: count(to), live: rows.reduce((sum, row) => sum + Number(row.n), 0), liveWindowSeconds: window };
 }
 
 export async function healthSignals(db: Db, tenant: string, workload: string): Promise<HealthSignal[]> {

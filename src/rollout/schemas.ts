@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEADLINE_ACTIONS } from '../core/rollout.js';
+import { DEADLINE_ACTIONS, MAX_WAVES } from '../core/rollout.js';
 import { workloadName } from '../policy/schemas.js';
 
 /** The body of `POST …/rollout`: what `rollout start` asks for (decisions check meaning). */
@@ -17,3 +17,6 @@ export const StartRollout = z.strictObject({
 
 export const StartArgs = StartRollout.extend({ workload: workloadName });
 export const EndArgs = z.strictObject({ workload: workloadName, reason: z.string().max(1024) });
+/** Completion may be forced past a fleet that has not caught up (the reason says why); a rollback never needs to be. */
+export const CompleteArgs = EndArgs.extend({ force: z.boolean().optional() });
+export const AdvanceArgs = z.strictObject({ workload: workloadName, expectedWave: z.number().int().min(0).max(MAX_WAVES).optional(), reason: z.string().max(1024).optional(), force: z.boolean().optional() });

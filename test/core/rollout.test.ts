@@ -13,6 +13,7 @@ import {
   parseGate,
   parseWaves,
   planRollout,
+  type FleetShare,
   type GateEvaluation,
   type PlanInput,
   type Rollout,
@@ -218,31 +219,33 @@ describe('evaluateGate', () => {
 
 describe('driverAction and manual advance', () => {
   const evaluation = (verdict: GateEvaluation['verdict']): GateEvaluation => ({ verdict, wave: 0, conditions: [] });
+  /** The whole live fleet on B (the share itself: test/rollout/fleet-share.test.ts). */
+  const onB: FleetShare = { onTarget: 10, live: 10, liveWindowSeconds: 3600 };
 
   it('a due deadline comes first: enforce completes, rollback rolls back', () => {
     const deadline = at(60).toISOString();
-    expect(driverAction(active({ deadline }), evaluation('pending'), at(60))).toMatchObject({ kind: 'complete', trigger: 'deadline' });
-    expect(driverAction(active({ deadline, onDeadline: 'rollback' }), evaluation('pass'), at(61))).toMatchObject({ kind: 'rollback', trigger: 'deadline' });
-    expect(driverAction(active({ deadline }), evaluation('pending'), at(59))).toBeNull();
+    expect(driverAction(active({ deadline }), evaluation('pending'), onB, at(60))).toMatchObject({ kind: 'complete', trigger: 'deadline' });
+    expect(driverAction(active({ deadline, onDeadline: 'rollback' }), evaluation('pass'), onB, at(61))).toMatchObject({ kind: 'rollback', trigger: 'deadline' });
+    expect(driverAction(active({ deadline }), evaluation('pending'), onB, at(59))).toBeNull();
   });
 
   it('follows the gate only as far as the gate file allows', () => {
     const waves = { waves: [10, 100] };
-    expect(driverAction(active({ ...waves, gate: {} }), evaluation('pass'), at(2))).toMatchObject({ kind: 'advance', toWave: 1 });
-    expect(driverAction(active({ ...waves, gate: {} }, 1), evaluation('pass'), at(2))).toMatchObject({ kind: 'complete', trigger: 'gate' });
-    expect(driverAction(active({ ...waves, gate: {} }), evaluation('fail'), at(2))).toMatchObject({ kind: 'rollback', trigger: 'gate' });
-    expect(driverAction(active({ ...waves, gate: { autoAdvance: false, autoRollback: false } }), evaluation('pass'), at(2))).toBeNull();
-    expect(driverAction(active({ ...waves, gate: { autoAdvance: false, autoRollback: false } }), evaluation('fail'), at(2))).toBeNull();
-    expect(driverAction(active(waves), evaluation('pass'), at(2))).toBeNull();
-    expect(driverAction({ ...active(waves), status: 'completed' }, evaluation('pass'), at(2))).toBeNull();
+    expect(driverAction(active({ ...waves, gate: {} }), evaluation('pass'), onB, at(2))).toMatchObject({ kind: 'advance', toWave: 1 });
+    expect(driverAction(active({ ...waves, gate: {} }, 1), evaluation('pass'), onB, at(2))).toMatchObject({ kind: 'complete', trigger: 'gate' });
+    expect(driverAction(active({ ...waves, gate: {} }), evaluation('fail'), onB, at(2))).toMatchObject({ kind: 'rollback', trigger: 'gate' });
+    expect(driverAction(active({ ...waves, gate: { autoAdvance: false, autoRollback: false } }), evaluation('pass'), onB, at(2))).toBeNull();
+    expect(driverAction(active({ ...waves, gate: { autoAdvance: false, autoRollback: false } }), evaluation('fail'), onB, at(2))).toBeNull();
+    expect(driverAction(active(waves), evaluation('pass'), onB, at(2))).toBeNull();
+    expect(driverAction({ ...active(waves), status: 'completed' }, evaluation('pass'), onB, at(2))).toBeNull();
   });
 
   it('a person may move past a pending gate, never past a failed one, and only from the wave they saw', () => {
     const rollout = active({ waves: [10, 100] });
-    expect(decideManualAdvance(rollout, WORKLOAD, evaluation('pending'))).toEqual({ kind: 'advance', toWave: 1 });
-    expect(decideManualAdvance({ ...rollout, wave: 1 }, WORKLOAD, evaluation('pass'))).toEqual({ kind: 'complete' });
-    expectRejected(() => decideManualAdvance(rollout, WORKLOAD, evaluation('fail')), 'conflict', /roll back instead/);
-    expectRejected(() => decideManualAdvance(rollout, WORKLOAD, evaluation('pass'), 1), 'conflict', /at wave 1, not 2/);
+    expect(decideManualAdvance(rollout, WORKLOAD, evaluation('pending'), onB)).toMatchObject({ step: { kind: 'advance', toWave: 1 }, forced: false });
+    expect(decideManualAdvance({ ...rollout, wave: 1 }, WORKLOAD, evaluation('pass'), onB)).toMatchObject({ step: { kind: 'complete' }, forced: false });
+    expectRejected(() => decideManualAdvance(rollout, WORKLOAD, evaluation('fail'), onB), 'conflict', /roll back instead/);
+    expectRejected(() => decideManualAdvance(rollout, WORKLOAD, evaluation('pass'), onB, { expectedWave: 1 }), 'conflict', /at wave 1, not 2/);
   });
 });
 

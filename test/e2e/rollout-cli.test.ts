@@ -55,7 +55,8 @@ describe('covenant rollout, release revoke and fleet (real binary, real server)'
   it('rolls out with a gate the server drives, watched until completion; old releases stay out', async () => {
     expect((await attest(A, '1')).code).toBe(0);
     const gate = join(deployment.root, 'gate.json');
-    await writeFile(gate, JSON.stringify({ minAffirming: 1, maxContraindicatedPercent: 0, minSoak: '0s' }));
+    // The A instance attested once and is gone: after the 5 s live window it no longer counts, and the fleet is all B.
+    await writeFile(gate, JSON.stringify({ minAffirming: 1, maxContraindicatedPercent: 0, minSoak: '0s', liveWindow: '5s' }));
     const started = await cli('rollout', 'start', W, '--to', '1.1.0', '--waves', '50,100', '--gate', gate, '--reason', 'upgrade');
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toMatch(/^rollout #1 of payments\/ingest: wave 1 of 2 \(50%\)$/m);
@@ -111,5 +112,6 @@ describe('covenant rollout, release revoke and fleet (real binary, real server)'
     expect(signal.stdout).toMatch(/^healthy +false$/m);
     expect((await cli('rollout', 'signal', W, '--source', 'prometheus')).code).toBe(2);
     expect((await cli('rollout', 'advance', W)).code).toBe(1);
+    expect((await cli('rollout', 'advance', W, '--force')).stderr).toMatch(/--force needs --reason/);
   });
 });

@@ -22,12 +22,15 @@ describeEachBackend('rollout scenarios', (backend) => {
     const before = await world.attestAll(fleet);
     expect(statuses(before)).toEqual({ affirming: 1000 });
     const aTokens = before.map((result) => result.token);
+    // Each wave's fleet attests, then soaks 10 minutes: with a 15-minute live window the
+    // A instances replaced in a wave (last seen the wave before) no longer count as live.
+    clock.advance(10 * MINUTE);
 
     const waves = [10, 30, 60, 100];
     const started = await world.post('/rollout', {
       to: B.version,
       waves,
-      gate: { minAffirming: [95, 290, 590, 990], maxContraindicatedPercent: 1, minSoak: '10m' },
+      gate: { minAffirming: [95, 290, 590, 990], maxContraindicatedPercent: 1, minSoak: '10m', liveWindow: '15m' },
       reason: 'quarterly upgrade',
     });
     expect(started.statusCode, started.body).toBe(201);
@@ -89,7 +92,8 @@ describeEachBackend('rollout scenarios', (backend) => {
     const world = new World(fixture());
     const { clock } = fixture();
     await world.seed();
-    const aFleet = world.spawn(A, 100);
+    // 100 instances: 90 stay on A, 10 are replaced by wave 1's B instances.
+    const aFleet = world.spawn(A, 90);
     await world.attestAll(aFleet);
     const started = await world.post('/rollout', { to: B.version, waves: [10, 50, 100], gate: { minAffirming: [9, 45, 90], maxContraindicatedPercent: 5, minSoak: '5m' }, raiseFloor: true, reason: 'upgrade' });
     expect(started.statusCode, started.body).toBe(201);
@@ -116,7 +120,7 @@ describeEachBackend('rollout scenarios', (backend) => {
     expect(policy.accepted.map((a) => a.version)).toEqual([A.version]);
     expect(policy.securityVersionFloor).toBe(0);
     expect(statuses(await world.attestAll(wave1))).toEqual({ contraindicated: 10 });
-    expect(statuses(await world.attestAll(aFleet))).toEqual({ affirming: 100 });
+    expect(statuses(await world.attestAll(aFleet))).toEqual({ affirming: 90 });
     // B may be tried again (a fixed build would be a new release; B itself is not retired).
     const releases = (await world.app.inject({ method: 'GET', url: `/v1/workloads/${encodeURIComponent(WORKLOAD)}/releases` })).json() as { releases: { version: string; status: string }[] };
     expect(releases.releases.find((r) => r.version === B.version)?.status).toBe('registered');

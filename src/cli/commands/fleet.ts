@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import { encodeName } from '../client.js';
 import type { CliContext } from '../context.js';
-import { fleetTable } from './rollout.js';
+import { FLEET_COLUMNS, fleetTable } from './rollout.js';
 
 interface FleetRow {
   release: string | null;
@@ -31,7 +31,7 @@ export function registerFleetCommands(program: Command, ctx: CliContext): void {
       if (workload !== undefined) {
         const rows = await fleetOf(workload);
         if (options.json) return ctx.out.json(rows);
-        return ctx.out.table(fleetTable(rows), ['release', 'affirming', 'warning', 'contraindicated', 'total']);
+        return ctx.out.table(fleetTable(rows), FLEET_COLUMNS);
       }
       // The server has no fleet-wide route: one request per workload, in order.
       const { workloads } = await client.get<{ workloads: { name: string }[] }>('/v1/workloads');
@@ -40,7 +40,7 @@ export function registerFleetCommands(program: Command, ctx: CliContext): void {
       if (options.json) return ctx.out.json(fleets);
       ctx.out.table(
         fleets.flatMap(({ workload: name, fleet: rows }) => (rows.length === 0 ? [{ workload: name, release: '(no instances)' }] : fleetTable(rows).map((row) => ({ workload: name, ...row })))),
-        ['workload', 'release', 'affirming', 'warning', 'contraindicated', 'total'],
+        ['workload', ...FLEET_COLUMNS],
       );
     });
 

@@ -67,11 +67,14 @@ async function readGateFile(path: string): Promise<unknown> {
 const base = (workload: string): string => `/v1/workloads/${encodeName(workload)}`;
 
 /** Instances by release, one column per verdict. */
+/** `no-longer-accepted`: last accepted on a release the policy has since dropped (the server says so). */
+export const FLEET_COLUMNS = ['release', 'affirming', 'warning', 'contraindicated', 'no-longer-accepted', 'total'];
+
 export function fleetTable(rows: readonly FleetRow[]): object[] {
   const byRelease = new Map<string, Record<string, number | string>>();
   for (const row of rows) {
     const name = row.release ?? '(none)';
-    const line = byRelease.get(name) ?? { release: name, affirming: 0, warning: 0, contraindicated: 0, total: 0 };
+    const line = byRelease.get(name) ?? { release: name, affirming: 0, warning: 0, contraindicated: 0, 'no-longer-accepted': 0, total: 0 };
     line[row.status] = Number(line[row.status] ?? 0) + row.instances;
     line.total = Number(line.total) + row.instances;
     byRelease.set(name, line);
@@ -173,22 +176,25 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
 
   rollout
     .command('advance <workload>')
-    .description('End the current wave by hand (refused when its gate has failed); after the last wave, complete')
+    .description("End the current wave by hand (refused when its gate has failed, or while less than the wave's share of the live fleet is on the new release); after the last wave, complete")
     .option('--wave <n>', 'only if the rollout is at this wave (1-based): a retried command does not skip one', (v) => Number.parseInt(v, 10))
     .option('--reason <text>', 'recorded in the ledger')
+    .option('--force', "move on although the fleet has not reached the wave's share (needs --reason; ledgered as forced)")
     .option('--json', 'print JSON')
-    .action(async (workload: string, options: { wave?: number; reason?: string; json?: boolean }, command: Command) => {
+    .action(async (workload: string, options: { wave?: number; reason?: string; force?: boolean; json?: boolean }, command: Command) => {
       if (options.wave !== undefined && !(Number.isInteger(options.wave) && options.wave >= 1)) command.error('error: --wave must be a positive integer', { exitCode: 2, code: 'covenant.usage' });
-      await printTransition(ctx, await ctx.client(command), `${base(workload)}/rollout/advance`, { ...(options.wave ? { wave: options.wave } : {}), ...(options.reason ? { reason: options.reason } : {}) }, options.json);
+      if (options.force && !options.reason) command.error('error: --force needs --reason', { exitCode: 2, code: 'covenant.usage' });
+      await printTransition(ctx, await ctx.client(command), `${base(workload)}/rollout/advance`, { ...(options.wave ? { wave: options.wave } : {}), ...(options.reason ? { reason: options.reason } : {}), ...(options.force ? { force: true } : {}) }, options.json);
     });
 
   rollout
     .command('complete <workload>')
-    .description('Complete now: only the new release is accepted; the old ones can never return')
+    .description('Complete now: only the new release is accepted; the old ones can never return (refused while live instances are still on them)')
     .requiredOption('--reason <text>', 'recorded in the ledger')
+    .option('--force', 'complete although live instances are still on the old releases (ledgered as forced, with the reason)')
     .option('--json', 'print JSON')
-    .action(async (workload: string, options: { reason: string; json?: boolean }, command: Command) => {
-      await printTransition(ctx, await ctx.client(command), `${base(workload)}/rollout/complete`, { reason: options.reason }, options.json);
+    .action(async (workload: string, options: { reason: string; force?: boolean; json?: boolean }, command: Command) => {
+      await printTransition(ctx, await ctx.client(command), `${base(workload)}/rollout/complete`, { reason: options.reason, ...(options.force ? { force: true } : {}) }, options.json);
     });
 
   rollout
@@ -208,7 +214,7 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
       const view = await (await ctx.client(command)).get<StatusView>(`${base(workload)}/rollout`);
       if (options.json) return ctx.out.json(view);
       for (const line of statusLines(view, { bars: false })) ctx.out.line(line);
-      ctx.out.table(fleetTable(view.fleet), ['release', 'affirming', 'warning', 'contraindicated', 'total']);
+      ctx.out.table(fleetTable(view.fleet), FLEET_COLUMNS);
     });
 
   rollout
@@ -245,6 +251,17 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
         if (options.timeout !== undefined && Date.now() - started >= options.timeout * 1000) throw new CovenantError('conflict', `rollout #${view.rollout!.number} still in progress after ${formatDuration(options.timeout)}`);
         await new Promise((resolve) => setTimeout(resolve, Math.max(options.interval, 1) * 1000));
       }
+    });
+
+  rollout
+    .command('gate-token <workload>')
+    .description('Issue the gate credential of the latest rollout for Argo Rollouts and Flagger: printed once, kept by Covenant only as a digest; it supersedes the previous one')
+    .option('--json', 'print JSON')
+    .action(async (workload: string, options: { json?: boolean }, command: Command) => {
+      const issued = await (await ctx.client(command)).post<{ rollout: number; credential: string }>(`${base(workload)}/rollout/gate-credential`, {});
+      if (options.json) return ctx.out.json(issued);
+      // The credential alone on stdout, so a pipeline can pipe it into a Kubernetes Secret.
+      ctx.out.line(issued.credential);
     });
 
   rollout
