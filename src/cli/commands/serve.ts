@@ -70,6 +70,7 @@ export async function loadAnchors(flags: readonly AnchorFlag[]): Promise<Readonl
 }
 
 interface ServeFlags {
+  config?: string;
   dataDir: string;
   store?: string;
   listen: Listen;
@@ -123,10 +124,23 @@ export async function evidenceVerifiers(
   return verifiers;
 }
 
+/**
+ * The options after `--config <file>`: the command line, then COVENANT_STORE for the
+ * store, then the file, then the defaults.
+ */
+export async function withConfigFile(command: Command, file: string, env: NodeJS.ProcessEnv): Promise<ServeFlags> {
+  // Loaded on demand: zod would slow every other command's start.
+  const { applyServeConfig, readServeConfig } = await import('../serve-config.js');
+  const config = await readServeConfig(file);
+  applyServeConfig(command, config, file, (attribute) => command.getOptionValueSource(attribute) === 'cli' || (attribute === 'store' && Boolean(env.COVENANT_STORE)));
+  return command.opts<ServeFlags>();
+}
+
 export function registerServeCommand(program: Command, ctx: CliContext, version: string): void {
   program
     .command('serve')
     .description('Run the control plane (the only command that opens the store)')
+    .option('--config <file>', 'read options from a JSON file whose keys are the long option names below, e.g. {"data-dir": "/var/lib/covenant"}; the command line wins (docs/operations.md#configuration-file)')
     .option('--data-dir <dir>', 'data directory: keys, and the SQLite store unless --store', DEFAULT_DATA_DIR)
     .option('--store <url>', 'postgres://… to use PostgreSQL (default: SQLite in the data directory; env COVENANT_STORE)')
     .addOption(new Option('--listen <host:port>', 'address to listen on').argParser(parseListen).default(parseListen(DEFAULT_LISTEN), DEFAULT_LISTEN))
@@ -145,7 +159,8 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--attest-in-flight <n>', 'evidence submissions verified at once; beyond it 429', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.maxInFlight)
     .option('--token-lifetime <seconds>', 'attestation result lifetime, before ±20% jitter (1-86400)', parseBounded(1, 86_400), DEFAULT_LIFETIME_SECONDS)
     .option('--rollout-interval <seconds>', 'evaluate rollout gates and release deadlines this often (0: never; advance by hand)', parseBounded(0, 86_400), DEFAULT_DRIVER_INTERVAL_SECONDS)
-    .action(async (flags: ServeFlags) => {
+    .action(async (given: ServeFlags, command: Command) => {
+      const flags = given.config === undefined ? given : await withConfigFile(command, given.config, ctx.env);
       const listen = flags.listen;
       const anchors = await loadAnchors(flags.anchor);
       // Keys, database and logs are the server's alone.
