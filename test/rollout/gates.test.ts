@@ -9,7 +9,8 @@ import type { Rollout } from '../../src/core/rollout.js';
 import { answerGate, type GateSituation } from '../../src/rollout/integrations.js';
 import { describeEachBackend } from '../store/backends.js';
 import { refusalCount } from '../server/refusal-metrics.js';
-import { WORKLOAD_PATH, expectProblem, useTestServer } from '../server/support.js';
+import { WORKLOAD_PATH, expectProblem, signatureHeaders, useTestServer } from '../server/support.js';
+import { newMember } from '../support/control-plane.js';
 import { A, B, BROKEN_B, VERIFIERS, World } from './world.js';
 
 const flaggerPayload = (metadata: Record<string, string> = {}) => ({ name: 'podinfo', namespace: 'test', phase: 'Progressing', checksum: '85d557f47b', metadata });
@@ -40,6 +41,24 @@ describeEachBackend('deployment controller gates', (backend) => {
     expectProblem(await ask(world, 'argo', argoPayload(B.version)), 401, 'unauthenticated');
     expectProblem(await ask(world, 'flagger/confirm-rollout', flaggerPayload({ release: B.version })), 401, 'unauthenticated');
     expect((await world.ledger()).length).toBe(before);
+  });
+
+  it('only a member who may start rollouts issues (and so supersedes) the gate credential', async () => {
+    const world = new World(fixture());
+    await world.seed();
+    expect((await world.post('/rollout', { to: B.version, reason: 'upgrade' })).statusCode).toBe(201);
+    const valid = await issue(world);
+    const auditor = newMember('audra');
+    const added = await fixture().server.signed('POST', '/v1/members', { name: auditor.name, publicKey: auditor.publicKey, roles: ['auditor'] });
+    expect(added.statusCode, added.body).toBe(201);
+    const url = `${WORKLOAD_PATH}/rollout/gate-credential`;
+    const payload = '{}';
+    const before = (await world.ledger()).length;
+    const res = await world.app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...signatureHeaders(fixture(), 'POST', url, payload, auditor) } });
+    expect(expectProblem(res, 403, 'forbidden').detail).toMatch(/takes the role that starts rollouts \(admin\)/);
+    expect((await world.ledger()).length).toBe(before);
+    // The credential the controllers hold still answers.
+    expect((await ask(world, 'argo', argoPayload(B.version), valid)).statusCode).toBe(200);
   });
 
   it('without the rollout’s credential, or with another, a gate call is a 401: counted, never ledgered, whatever its text', async () => {
