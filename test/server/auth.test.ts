@@ -4,10 +4,12 @@
  * with a fresh nonce, by an active member; a member without the role is refused after
  * authentication, and that refusal is ledgered. Reads need no signature.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { contentDigest } from '../../src/ceremony/signed-request.js';
 import { INTEL_SGX_ROOT_CA_SHA256 } from '../../src/evidence/dcap/roots.js';
+import { ATTESTATION_MEDIA_TYPE } from '../../src/verifier/envelope.js';
 import { describeEachBackend } from '../store/backends.js';
 import { newMember, type TestMember, type TestServer } from '../support/control-plane.js';
 import {
@@ -47,7 +49,7 @@ interface MutatingCase {
   readonly anyMember?: true;
   /** Every entry a success appends after its `change.authorized` (default: just `entry`). */
   readonly produces?: readonly string[];
-  /** False for requests that change no trust (a checkpoint): no `change.authorized`. */
+  /** False for requests that change no trust (a checkpoint, a gate credential): no `change.authorized`. */
   readonly authorizes?: false;
 }
 
@@ -145,6 +147,16 @@ const CASES: readonly MutatingCase[] = [
     status: 200,
     entry: { type: 'rollout.completed', workload: WORKLOAD },
     produces: ['rollout.completed', 'policy.version-created'],
+  },
+  {
+    route: 'POST /v1/workloads/:workload/rollout/gate-credential',
+    method: 'POST',
+    url: `${WORKLOAD_PATH}/rollout/gate-credential`,
+    body: () => ({}),
+    setup: withRollout,
+    status: 201,
+    entry: { type: 'rollout.gate-credential-issued', workload: WORKLOAD },
+    authorizes: false,
   },
   {
     route: 'POST /v1/workloads/:workload/rollout/rollback',
@@ -278,10 +290,12 @@ async function expectSuccess(fx: ServerFixture, c: MutatingCase, member: TestMem
     return;
   }
   const produced = c.produces ?? [c.entry.type];
-  expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual([
-    ['change.authorized', `member:${member.name}`, c.entry.workload],
-    ...produced.map((type) => [type, `member:${member.name}`, c.entry!.workload]),
-  ]);
+  const own = produced.map((type) => [type, `member:${member.name}`, c.entry!.workload]);
+  if (c.authorizes === false) {
+    expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual(own);
+    return;
+  }
+  expect(added.map((e) => [e.type, e.actor, e.workload])).toEqual([['change.authorized', `member:${member.name}`, c.entry.workload], ...own]);
   expect(added[0]!.payload).toMatchObject({ approvers: [member.name], proposal: null, produced: produced.length });
 }
 
@@ -465,6 +479,14 @@ describeEachBackend('HTTP auth', (backend) => {
     expect(pending.statusCode, pending.body).toBe(202);
     const proposal = (pending.json() as { proposal: { id: string } }).proposal.id;
 
+    // Evidence a verdict retained (test/server/evidence.test.ts attests for real).
+    const evidence = Buffer.from('{"retained":"evidence"}');
+    const digest = `sha256:${createHash('sha256').update(evidence).digest('hex')}`;
+    await fixture.instance.store.db
+      .insertInto('attachments')
+      .values({ tenant: server.tenant, digest, media_type: ATTESTATION_MEDIA_TYPE, body: evidence, meta: '{}', expires_at: '2999-01-01T00:00:00.000Z' })
+      .execute();
+
     const samples: Record<string, string> = {
       '/challenge-response/v1/session/:id': `/challenge-response/v1/${String(session.headers.location)}`,
       '/healthz': '/healthz',
@@ -501,6 +523,7 @@ describeEachBackend('HTTP auth', (backend) => {
       '/v1/constitution': '/v1/constitution',
       '/v1/collateral': '/v1/collateral',
       '/v1/anchors': '/v1/anchors',
+      '/v1/evidence/:digest': `/v1/evidence/${digest}`,
     };
     const reads = listRoutes(server.app).filter((r) => r.methods.includes('GET')).map((r) => r.url);
     expect(reads.sort()).toEqual(Object.keys(samples).sort());

@@ -218,7 +218,7 @@ describeEachBackend('HTTP errors', (backend) => {
       expectProblem(await policy({ floor: 2, reason: 'same' }), 400, 'bad-request');
       expectProblem(await policy({ accept: ['2.0.0'], remove: ['2.0.0'], reason: 'both' }), 400, 'bad-request');
       expectProblem(await policy({ accept: ['1.0.0'], reason: '   ' }), 400, 'validation-failed');
-      expectProblem(await policy({ rules: { 'bad-name': 'true' }, reason: 'name' }), 400, 'validation-failed');
+      for (const name of ['-bad', 'bad name']) expectProblem(await policy({ rules: { [name]: 'true' }, reason: 'name' }), 400, 'validation-failed');
       expectProblem(await expectNoEntry(server.app, () => server.signed('POST', `/v1/workloads/${enc('no/such')}/policy`, { floor: 3, reason: 'r' })), 404, 'not-found');
     });
 

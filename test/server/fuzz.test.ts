@@ -98,6 +98,7 @@ const ROUTES: Readonly<Record<string, RouteSeed>> = {
   },
   'GET /v1/audit/raw': { query: () => ({ from: '1', limit: '5' }) },
   'GET /v1/audit/head': {},
+  'GET /v1/evidence/:digest': { params: () => ({ digest: `sha256:${'ab'.repeat(32)}` }), refusedBecause: 'the fuzz seed retains no evidence (test/server/evidence.test.ts attests for real)' },
   'GET /v1/audit/proof': { query: () => ({ index: '1', treeSize: '3' }) },
   'GET /v1/audit/consistency': { query: () => ({ from: '1', to: '3' }) },
   'GET /v1/audit/checkpoint': {},

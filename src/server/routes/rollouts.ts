@@ -17,6 +17,7 @@ import {
   type RolloutTransition,
 } from '../../rollout/commands.js';
 import { complianceReport } from '../../rollout/compliance.js';
+import { roleCheck } from '../../ceremony/command.js';
 import { gateSituation, issueGateCredential, latestGateCredential, newGateCredential } from '../../rollout/gate-credentials.js';
 import { answerGate, credentialHolds, FLAGGER_CREDENTIAL_KEY, FLAGGER_HOOKS, presentedGateCredential, type GateQuestion } from '../../rollout/integrations.js';
 import { fleetCounts, instancesOn, latestRollout, rolloutHistory } from '../../rollout/queries.js';
@@ -177,6 +178,9 @@ export function rolloutRoutes(app: FastifyInstance, { cp, tenant, metrics }: Rou
     `${base}/rollout/gate-credential`,
     { schema: { tags: ['gates'], summary: 'Issue the gate credential of the latest rollout for Argo Rollouts and Flagger (shown once; supersedes the previous one)', params: workloadParams, body: z.strictObject({}) } },
     async (request, reply) => {
+      // A new credential locks the controllers out until they are given it: it takes the
+      // role that starts rollouts, and a refusal is ledgered like any signed command's.
+      await cp.execute(tenant, roleCheck(signerOf(request), 'rollout-start', 'rollout.gate-credential'));
       const credential = newGateCredential();
       const issued = await cp.execute(tenant, issueGateCredential(signerOf(request), request.params.workload, credential));
       return reply.code(201).header('cache-control', 'no-store').send({ rollout: issued.rollout, credential });
