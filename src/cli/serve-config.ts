@@ -32,6 +32,7 @@ const SHAPE: Readonly<Record<string, typeof text | typeof integer | typeof list>
   'attest-in-flight': integer,
   'token-lifetime': integer,
   'rollout-interval': integer,
+  authority: list,
 };
 
 /** The file: any of the keys, none other. */

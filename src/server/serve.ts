@@ -45,6 +45,8 @@ export interface ServeOptions {
   readonly admission?: AdmissionLimits;
   /** How often the rollout driver evaluates gates and deadlines, seconds (0: never). */
   readonly driverIntervalSeconds?: number;
+  /** The authorities signed requests must name (`--authority`); absent: any. */
+  readonly authorities?: readonly string[];
 }
 
 export interface RunningServer {
@@ -152,6 +154,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       attestation: new AttestationService({ ...attestationOptions, sessionKey: keys.session, verifiers: options.verifiers }),
       keyBroker,
       material,
+      ...(options.authorities === undefined ? {} : { authorities: options.authorities }),
     });
     const address = await app.listen({ host: options.host, port: options.port });
     const background = (task: () => Promise<unknown>, every: number): void => {

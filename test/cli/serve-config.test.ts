@@ -103,7 +103,7 @@ describe('serve --config', () => {
     const { code, stderr, file } = await refusal({ dataDir: '/srv/covenant' });
     expect(code).toBe(EXIT.usage);
     expect(stderr).toBe(
-      `covenant: ${file}: unknown key "dataDir" (did you mean "data-dir"?); the keys are serve's long option names: data-dir, store, listen, tenant, checkpoint-interval, body-limit, signature-window, log-level, sim-dir, tpm-anchor, anchor, evidence-retention, inventory-retention, attest-rate, attest-burst, attest-in-flight, token-lifetime, rollout-interval`,
+      `covenant: ${file}: unknown key "dataDir" (did you mean "data-dir"?); the keys are serve's long option names: data-dir, store, listen, tenant, checkpoint-interval, body-limit, signature-window, log-level, sim-dir, tpm-anchor, anchor, evidence-retention, inventory-retention, attest-rate, attest-burst, attest-in-flight, token-lifetime, rollout-interval, authority`,
     );
     expect((await refusal({ config: 'other.json' })).stderr).toMatch(/: unknown key "config"; the keys are/);
   });

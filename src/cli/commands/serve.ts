@@ -82,6 +82,7 @@ interface ServeFlags {
   simDir?: string;
   tpmAnchor: string[];
   anchor: AnchorFlag[];
+  authority: string[];
   evidenceRetention: number;
   inventoryRetention: number;
   tokenLifetime: number;
@@ -158,6 +159,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
     .option('--attest-burst <n>', 'sessions admitted at once after a quiet spell', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.burst)
     .option('--attest-in-flight <n>', 'evidence submissions verified at once; beyond it 429', parseBounded(1, 1_000_000), DEFAULT_ADMISSION.maxInFlight)
     .option('--token-lifetime <seconds>', 'attestation result lifetime, before ±20% jitter (1-86400)', parseBounded(1, 86_400), DEFAULT_LIFETIME_SECONDS)
+    .option('--authority <host[:port]>', 'the host (and port) clients address this deployment by, which signatures must name; a signed request to any other is refused (repeatable; default: any, so set it behind a proxy or with several deployments)', collect, [])
     .option('--rollout-interval <seconds>', 'evaluate rollout gates and release deadlines this often (0: never; advance by hand)', parseBounded(0, 86_400), DEFAULT_DRIVER_INTERVAL_SECONDS)
     .action(async (given: ServeFlags, command: Command) => {
       const flags = given.config === undefined ? given : await withConfigFile(command, given.config, ctx.env);
@@ -198,6 +200,7 @@ export function registerServeCommand(program: Command, ctx: CliContext, version:
         evidenceRetentionSeconds: flags.evidenceRetention,
         inventoryRetentionSeconds: flags.inventoryRetention,
         tokenLifetimeSeconds: flags.tokenLifetime,
+        ...(flags.authority.length === 0 ? {} : { authorities: flags.authority }),
         admission: { ratePerSecond: flags.attestRate, burst: flags.attestBurst, maxInFlight: flags.attestInFlight },
         driverIntervalSeconds: flags.rolloutInterval,
       });
