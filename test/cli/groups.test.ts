@@ -5,22 +5,7 @@
 import type { Command } from 'commander';
 import { expect, it } from 'vitest';
 import { buildProgram, EXIT, main } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
-
-function capture(): Output & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    json: (value) => stdout.push(JSON.stringify(value)),
-    line: (text = '') => stdout.push(text),
-    table: () => undefined,
-    error: (text) => stderr.push(text),
-    interactive: false,
-    redraw: () => undefined,
-  };
-}
+import { captureOutput as capture } from '../support/cli-output.js';
 
 function groups(command: Command, prefix: readonly string[] = []): string[][] {
   return command.commands.filter((sub) => sub.commands.length > 0).flatMap((sub) => [[...prefix, sub.name()], ...groups(sub, [...prefix, sub.name()])]);

@@ -5,20 +5,7 @@
 import type { Command } from 'commander';
 import { expect, it } from 'vitest';
 import { buildProgram, main } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
-
-function capture(): Output & { text: () => string } {
-  const lines: string[] = [];
-  return {
-    json: (value) => lines.push(JSON.stringify(value)),
-    line: (text = '') => lines.push(text),
-    table: () => undefined,
-    error: (text) => lines.push(text),
-    interactive: false,
-    redraw: () => undefined,
-    text: () => lines.join('\n'),
-  };
-}
+import { captureOutput as capture } from '../support/cli-output.js';
 
 function paths(command: Command, prefix: readonly string[] = []): string[][] {
   return command.commands.flatMap((sub) => [[...prefix, sub.name()], ...paths(sub, [...prefix, sub.name()])]);

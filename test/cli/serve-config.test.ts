@@ -10,23 +10,8 @@ import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConfigFile } from '../../src/cli/commands/serve.js';
 import { buildProgram, EXIT, main } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
 import { SERVE_CONFIG_KEYS } from '../../src/cli/serve-config.js';
-
-function capture(): Output & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    json: (value) => stdout.push(JSON.stringify(value)),
-    line: (text = '') => stdout.push(text),
-    table: () => undefined,
-    error: (text) => stderr.push(text),
-    interactive: false,
-    redraw: () => undefined,
-  };
-}
+import { captureOutput as capture } from '../support/cli-output.js';
 
 function serveCommand(program: Command): Command {
   return program.commands.find((c) => c.name() === 'serve')!;

@@ -8,27 +8,14 @@ import { expect, it } from 'vitest';
 import { compareStateWithLedger, requireTrustBaseMatchesLedger } from '../../src/app/state-check.js';
 import { findMember } from '../../src/ceremony/members.js';
 import { main } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
 import { currentPolicy } from '../../src/policy/queries.js';
 import { asyncRejection } from '../support/errors.js';
 import { createTestPlane, newMember, type TestPlane } from '../support/control-plane.js';
 import { buildGovernanceHistory, buildHistory } from '../support/history.js';
 import { describeEachBackend, useFreshInstance, type BackendInstance } from '../store/backends.js';
+import { captureOutput as capture } from '../support/cli-output.js';
 
 const WORKLOAD = 'team1/service';
-
-function capture(): Output & { text: () => string } {
-  const lines: string[] = [];
-  return {
-    json: (value) => lines.push(JSON.stringify(value)),
-    line: (text = '') => lines.push(text),
-    table: () => undefined,
-    error: (text) => lines.push(text),
-    interactive: false,
-    redraw: () => undefined,
-    text: () => lines.join('\n'),
-  };
-}
 
 /** `covenant audit verify` reading the instance's store directly (the SQLite one closed first: it is locked while open). */
 async function verifyLocally(instance: BackendInstance, plane: TestPlane): Promise<{ code: number; text: string }> {
