@@ -153,7 +153,8 @@ describe('decidePolicyUpdate', () => {
     ['an unknown TCB status', { requiredTcbStatus: ['Fine' as TcbStatus] }],
     ['a malformed version', { accept: ['not a version'] }],
     ['a duplicated version', { accept: ['1.0.0', '1.0.0'] }],
-    ['a bad rule name', { rules: { 'bad-name': 'true' } }],
+    ['a bad rule name', { rules: { '-bad': 'true' } }],
+    ['a rule name with a space', { rules: { 'bad name': 'true' } }],
   ])('rejects %s as a validation error', (_label, update) => {
     expect(rejection(() => decide(v1, { ...update, reason: 'r' })).type).toBe('validation-failed');
   });

@@ -208,35 +208,3 @@ describe('covenant token verify against a real server', () => {
     expect(oneLine(unreachable.stderr)).toEqual([expect.stringMatching(/^covenant: cannot reach the server at http:\/\/127\.0\.0\.1:9/)]);
   });
 });
-
-describe('covenant token rotate-key (real binary)', () => {
-  it('retires the key offline; the restarted server signs with the new one and still publishes the old', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'covenant-rotate-'));
-    const env = { COVENANT_HOME: join(root, 'home') };
-    const data = join(root, 'data');
-    try {
-      const first = await startServerProcess(['--data-dir', data], env);
-      const jwksOf = async (url: string) => ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
-      const [oldKid] = await jwksOf(first.url);
-      await first.stop();
-
-      const rotated = await runCli(['token', 'rotate-key', '--data-dir', data], env);
-      expect(rotated.code, rotated.stderr).toBe(0);
-      const newKid = /^new token key (\S+) for tenant default$/m.exec(rotated.stdout)?.[1];
-      expect(newKid).toBeDefined();
-      expect(rotated.stdout).toMatch(/retired key kept in .*retired\/token-\d+\.pem; the JWKS lists it until /);
-      expect((await runCli(['token', 'rotate-key', '--help'], env)).stdout).not.toContain('--server');
-
-      const second = await startServerProcess(['--data-dir', data], env);
-      try {
-        expect(await jwksOf(second.url)).toEqual([oldKid, newKid]);
-      } finally {
-        await second.stop();
-      }
-      const missing = await runCli(['token', 'rotate-key', '--data-dir', join(root, 'nowhere')], env);
-      expect([missing.code, missing.stderr.trim()]).toEqual([1, expect.stringMatching(/^covenant: no token key for tenant default in .*nowhere/)]);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
-  });
-});
