@@ -94,11 +94,14 @@ describe('covenant secret and covenant kbs get (real binary, real server)', () =
     const slots = await cli('secret', 'slots', WORKLOAD);
     expect(slots.stdout).toMatch(new RegExp(`^1\\.1\\.0\\s+\\S+\\s+1\\.0\\.0 ${aKey.kid}\\s+after completion$`, 'm'));
 
-    expect((await cli('rollout', 'complete', WORKLOAD, '--reason', 'done')).code).toBe(0);
+    // The A instance is still live: completion is forced past the fleet's share, to show it refused.
+    expect((await cli('rollout', 'complete', WORKLOAD, '--reason', 'A still live', '--force')).code).toBe(0);
     const refused = await get('default/key/db', A);
     expect(refused.code).toBe(1);
     // A fresh A instance is appraised against the completed policy: its verdict stands for nothing.
-    expect(refused.stderr.trim()).toBe('covenant: the token does not stand: payments/ingest: the verdict was contraindicated (token-not-standing, HTTP 401)');
+    expect(refused.stderr.trim()).toBe(
+      "covenant: the token does not stand: payments/ingest: the verdict was contraindicated; the appraisal's trust vector says payments/ingest: executables=96 contraindicated (covenant attest prints the reason codes) (token-not-standing, HTTP 401)",
+    );
     expect((await get('default/key/db', B, '--svn', '2')).code).toBe(0);
 
     const log = await cli('audit', 'log', '--type', 'secret.refused', '--json');
