@@ -16,7 +16,7 @@ import { LedgerReader } from '../../src/ledger/ledger.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { openStore } from '../../src/store/index.js';
 import { asyncRejection } from '../support/errors.js';
-import { newMember } from '../support/control-plane.js';
+import { newMember, testServeOptions } from '../support/control-plane.js';
 import { createPostgresDatabase } from '../store/backends.js';
 
 const TENANT = 'default';
@@ -52,20 +52,7 @@ describe.each(['sqlite', 'postgres'] as const)('key broker key ids (%s)', (backe
   let storage: Storage;
   const keyFile = (name: string) => join(storage.dataDir, 'keys', TENANT, name);
   const start = (): Promise<RunningServer> =>
-    startServer({
-      dataDir: storage.dataDir,
-      ...(storage.storeUrl === undefined ? {} : { storeUrl: storage.storeUrl }),
-      host: '127.0.0.1',
-      port: 0,
-      tenant: TENANT,
-      checkpointIntervalMs: 0,
-      bodyLimit: 1024 * 1024,
-      signatureWindowSeconds: 300,
-      logLevel: 'silent',
-      version: 'test',
-      verifiers: [],
-      driverIntervalSeconds: 0,
-    });
+    startServer(testServeOptions(storage.dataDir, { tenant: TENANT, ...(storage.storeUrl === undefined ? {} : { storeUrl: storage.storeUrl }) }));
   const recorded = async (server: RunningServer) => (await new LedgerReader(server.store.db).entries(TENANT, { type: 'tenant.keys-recorded', limit: 10 })).map((e) => [e.seq, e.actor, e.payload]);
   const restart = async (check: (server: RunningServer) => Promise<void>) => {
     const server = await start();

@@ -13,7 +13,7 @@ import { simPlugin } from '../../src/evidence/sim/index.js';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { SimulatedTee } from '../../src/sim/tee.js';
 import { createVendorRoot, issuePlatformIdentity } from '../../src/sim/vendor.js';
-import { newMember } from '../support/control-plane.js';
+import { newMember, testServeOptions } from '../support/control-plane.js';
 import { attest, KbsProtocolError, type Attester } from './kbs-client.js';
 
 const WORKLOAD = 'payments/ingest';
@@ -40,19 +40,7 @@ describe('an independent KBS client against a running server', () => {
     const root = createVendorRoot({ now: issued });
     const tee = new SimulatedTee(issuePlatformIdentity(root, { now: issued, platformId: 'interop' }), { measurement: MEASUREMENT, svn: 1, debug: false, configDigests: {} });
     attester = { tee: 'sim', evidence: async (reportData) => JSON.parse(new TextDecoder().decode(tee.reportOver(reportData))) as unknown };
-    server = await startServer({
-      dataDir: dir,
-      host: '127.0.0.1',
-      port: 0,
-      tenant: 'default',
-      checkpointIntervalMs: 0,
-      bodyLimit: 1024 * 1024,
-      signatureWindowSeconds: 300,
-      logLevel: 'silent',
-      version: 'interop',
-      verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }],
-      driverIntervalSeconds: 0,
-    });
+    server = await startServer(testServeOptions(dir, { version: 'interop', verifiers: [{ plugin: simPlugin, trustAnchors: [root.certificate] }] }));
     await signed('POST', '/v1/workloads', { name: WORKLOAD });
     await signed('POST', `/v1/workloads/${encodeURIComponent(WORKLOAD)}/releases`, { version: '1.0.0', class: 'sim', measurements: [MEASUREMENT] });
     await signed('POST', `/v1/workloads/${encodeURIComponent(WORKLOAD)}/policy`, { accept: ['1.0.0'], reason: 'interop' });

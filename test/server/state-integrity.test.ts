@@ -17,7 +17,7 @@ import { createVendorRoot, issuePlatformIdentity } from '../../src/sim/vendor.js
 import { ATTESTATION_MEDIA_TYPE, encodeEnvelope } from '../../src/verifier/envelope.js';
 import { describeEachBackend, useFreshInstance } from '../store/backends.js';
 import { asyncRejection } from '../support/errors.js';
-import { newMember } from '../support/control-plane.js';
+import { newMember, testServeOptions } from '../support/control-plane.js';
 import { WORKLOAD, WORKLOAD_PATH, expectProblem, get, sha256, treeSize, useTestServer } from './support.js';
 
 const MEASUREMENT = sha256('a');
@@ -105,20 +105,7 @@ describeEachBackend('server start', (backend) => {
     // SQLite: one process (here, one store) holds the data directory at a time.
     await instance().store.close();
     const start = () =>
-      startServer({
-        dataDir,
-        ...(url === undefined ? {} : { storeUrl: url }),
-        host: '127.0.0.1',
-        port: 0,
-        tenant: DEFAULT_TENANT,
-        checkpointIntervalMs: 0,
-        bodyLimit: 1024 * 1024,
-        signatureWindowSeconds: 300,
-        logLevel: 'silent',
-        version: 'test',
-        verifiers: [],
-        driverIntervalSeconds: 0,
-      });
+      startServer(testServeOptions(dataDir, url === undefined ? {} : { storeUrl: url }));
     await (await start()).close();
     const store = await instance().open();
     await store.db.insertInto('members').values(strangerRow(DEFAULT_TENANT, newMember('mallory'))).execute();

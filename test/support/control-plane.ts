@@ -14,6 +14,7 @@ import { formatVerifierKey } from '../../src/ledger/note.js';
 import type { AdmissionLimits } from '../../src/server/admission.js';
 import { buildServer } from '../../src/server/app.js';
 import { Metrics } from '../../src/server/metrics.js';
+import type { ServeOptions } from '../../src/server/serve.js';
 import type { Store } from '../../src/store/store.js';
 import { newSessionKey } from '../../src/verifier/session.js';
 
@@ -155,5 +156,23 @@ async function serverFor(plane: TestPlane, clock: Clock, options: TestServerOpti
         ...(payload !== undefined ? { payload } : {}),
       });
     },
+  };
+}
+
+/** `startServer`'s options for a server in the test's process: a free port, quiet, no background tasks. */
+export function testServeOptions(dataDir: string, overrides: Partial<ServeOptions> = {}): ServeOptions {
+  return {
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    tenant: DEFAULT_TENANT,
+    checkpointIntervalMs: 0,
+    bodyLimit: 1024 * 1024,
+    signatureWindowSeconds: 300,
+    logLevel: 'silent',
+    version: 'test',
+    verifiers: [],
+    driverIntervalSeconds: 0,
+    ...overrides,
   };
 }
