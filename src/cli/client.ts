@@ -58,16 +58,21 @@ export class Client {
     return this.#send<T>('POST', path, body);
   }
 
+  /** An unsigned POST, for routes whose body is the credential (`/v1/tokens/check`): a relying party needs no member key. */
+  ask<T>(path: string, body: unknown): Promise<T> {
+    return this.#send<T>('POST', path, body, false, false);
+  }
+
   delete<T>(path: string): Promise<T> {
     return this.#send<T>('DELETE', path);
   }
 
-  async #send<T>(method: string, target: string, body?: unknown, asText = false): Promise<T> {
+  async #send<T>(method: string, target: string, body?: unknown, asText = false, signed = method !== 'GET'): Promise<T> {
     const url = new URL(target, this.server);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json, text/plain' };
     if (payload) headers['content-type'] = 'application/json';
-    if (method !== 'GET') {
+    if (signed) {
       if (!this.signer) throw new CovenantError('unauthenticated', this.unsigned);
       Object.assign(
         headers,

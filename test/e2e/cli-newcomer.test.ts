@@ -5,8 +5,9 @@
  * the appraisal's reasons, `rollout watch` after a refused start, the fleet of every
  * workload and `token check`.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimDeployment, type SimDeployment } from '../support/process.js';
+import { runCli, startSimDeployment, type SimDeployment } from '../support/process.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
@@ -130,5 +131,9 @@ describe('the CLI as a newcomer meets it (real binary, real server)', () => {
     expect(fallen.stderr).toMatch(/^covenant: the token does not stand: payments\/ingest: release 1\.2\.0 is no longer accepted/);
     const garbage = await cli('token', 'check', 'not-a-token');
     expect(garbage.code).toBe(1);
+    // A relying party asks without a member key: the token is the credential.
+    const stranger = await runCli(['token', 'check', token, '--server', deployment.server.url], { COVENANT_HOME: join(deployment.root, 'relying-party') });
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/^covenant: the token does not stand: payments\/ingest: release 1\.2\.0 is no longer accepted/);
   });
 });

@@ -99,7 +99,7 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
     .description('Ask the server whether a result token (or - for standard input) still stands: signed by it, not expired, naming releases the policy in force accepts; exit 1 if not')
     .option('--json', 'print the answer as JSON')
     .action(async (argument: string, options: { json?: boolean }, command: Command) => {
-      const answer = await (await ctx.client(command)).post<{ valid: boolean; reasons: string[] }>('/v1/tokens/check', { token: await readToken(argument) });
+      const answer = await (await ctx.client(command)).ask<{ valid: boolean; reasons: string[] }>('/v1/tokens/check', { token: await readToken(argument) });
       if (options.json) ctx.out.json(answer);
       else if (answer.valid) ctx.out.line('the token stands');
       // A script asks for the exit code: a token that does not stand is a refusal.
