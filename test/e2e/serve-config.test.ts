@@ -63,23 +63,10 @@ describe('serve --config (real binary)', () => {
     expect(result.stderr).toBe(`covenant: ${file}: unknown key "port"; the keys are serve's long option names: ${KEYS}\n`);
     expect(existsSync(dataDir)).toBe(false);
   });
-});
-
-const KEYS =
-  'data-dir, store, listen, tenant, checkpoint-interval, body-limit, signature-window, log-level, sim-dir, tpm-anchor, anchor, evidence-retention, inventory-retention, attest-rate, attest-burst, attest-in-flight, token-lifetime, rollout-interval, authority';
-
-describe('serve --authority (real binary)', () => {
-  let root: string;
-  const env = (): NodeJS.ProcessEnv => ({ COVENANT_HOME: join(root, 'home') });
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'covenant-authority-e2e-'));
-  });
-  afterAll(() => rm(root, { recursive: true, force: true }));
 
   it('refuses requests signed for another authority, and takes those signed for its own', async () => {
     const port = await freePort();
-    const dataDir = join(root, 'data');
+    const dataDir = join(root, 'authority-data');
     const elsewhere = await startServerProcess(['--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--authority', 'covenant.example'], env(), { exact: true });
     try {
       const refused = await runCli(['workload', 'create', 'payments/ingest', '--server', elsewhere.url], env());
@@ -97,3 +84,6 @@ describe('serve --authority (real binary)', () => {
     }
   });
 });
+
+const KEYS =
+  'data-dir, store, listen, tenant, checkpoint-interval, body-limit, signature-window, log-level, sim-dir, tpm-anchor, anchor, evidence-retention, inventory-retention, attest-rate, attest-burst, attest-in-flight, token-lifetime, rollout-interval, authority';
